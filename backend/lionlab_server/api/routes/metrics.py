@@ -1,0 +1,110 @@
+"""/api/v1/runs/{run_id}/metrics (ingest, summaries) and /api/v1/series (queries)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from lionlab.settings import Settings
+from lionlab_server import schemas
+from lionlab_server.api.deps import ScopeDep, SessionDep, SettingsDep
+from lionlab_server.errors import InputError
+from lionlab_server.services import ingest as ingest_service
+from lionlab_server.store.runs import run_row
+from lionlab_server.store.scope import Scope
+from lionlab_server.store.series import SeriesData, query_series, summaries
+
+router = APIRouter(tags=["metrics"])
+
+BATCH_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": schemas.MetricBatch.model_json_schema()}},
+        "description": "Columnar batch. Re-sending a (key, step) overwrites its value. "
+        "At most LIONLAB_MAX_BATCH_POINTS points (steps x keys), default 200000.",
+    }
+}
+
+
+def _store_batch(
+    session: Session, scope: Scope, settings: Settings, run_id: int, raw: bytes
+) -> schemas.IngestResult:
+    run_row(session, scope, run_id)  # 404 before parsing: the run is the first thing to fix
+    session.rollback()
+    batch = ingest_service.parse_batch(raw, settings.max_batch_points)
+    written = ingest_service.ingest(session, run_id, batch)
+    session.commit()
+    return schemas.IngestResult(run_id=run_id, points=written, keys=[kp.name for kp in batch])
+
+
+@router.post("/runs/{run_id}/metrics", response_model=schemas.IngestResult, openapi_extra=BATCH_DOC)
+async def log_metrics(
+    run_id: int, request: Request, session: SessionDep, scope: ScopeDep, settings: SettingsDep
+):
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise InputError(
+            ("body",),
+            f"the body is {declared} bytes, over the limit of "
+            f"{settings.max_body_bytes}; send smaller batches",
+            status_code=413,
+        )
+    raw = await request.body()
+    if len(raw) > settings.max_body_bytes:
+        raise InputError(
+            ("body",), "the body is over the size limit; send smaller batches", status_code=413
+        )
+    return await run_in_threadpool(_store_batch, session, scope, settings, run_id, raw)
+
+
+@router.get("/runs/{run_id}/metrics", response_model=list[schemas.MetricSummary])
+def list_metrics(run_id: int, session: SessionDep, scope: ScopeDep):
+    """Every metric key logged for the run, with its summary."""
+    run_row(session, scope, run_id)
+    return summaries(session, run_id)
+
+
+def _json_values(values: np.ndarray) -> list:
+    """Floats as JSON numbers; NaN and +/-Inf as the strings 'NaN', 'Infinity', '-Infinity'."""
+    out = values.tolist()
+    for i in np.flatnonzero(~np.isfinite(values)).tolist():
+        v = out[i]
+        out[i] = "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
+    return out
+
+
+def _series_json(s: SeriesData) -> dict:
+    return {
+        "run_id": s.run_id,
+        "key": s.key,
+        "steps": s.steps.tolist(),
+        "values": _json_values(s.values),
+        "wall_time": s.walls.tolist(),
+        "points_in_range": s.points_in_range,
+        "downsampled": s.downsampled,
+    }
+
+
+@router.get("/series", response_model=schemas.SeriesResponse)
+def get_series(
+    session: SessionDep,
+    scope: ScopeDep,
+    run: Annotated[list[int], Query(description="Run ids (repeat for several).")],
+    key: Annotated[list[str], Query(description="Metric keys (repeat for several).")],
+    max_points: Annotated[int, Query(ge=2, le=100_000)] = 1000,
+    start: Annotated[int | None, Query(ge=0, description="First step (zoom).")] = None,
+    end: Annotated[int | None, Query(ge=0, description="Last step (zoom).")] = None,
+):
+    """Series downsampled on the server: min and max per bucket, first and last points kept."""
+    if start is not None and end is not None and end < start:
+        raise InputError(("query", "end"), f"end ({end}) is before start ({start})")
+    if len(run) * len(key) > 200:
+        raise InputError(("query", "key"), "at most 200 (run, key) pairs per query")
+    data = query_series(session, scope, run, key, max_points, start, end)
+    body = {"series": [_series_json(s) for s in data]}
+    return Response(orjson.dumps(body), media_type="application/json")

@@ -1,0 +1,48 @@
+"""/api/v1/projects"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from lionlab_server import schemas
+from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep
+from lionlab_server.db import begin_write
+from lionlab_server.store import projects as store
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+@router.post("", status_code=201, response_model=schemas.Project)
+def create_project(data: schemas.ProjectCreate, session: SessionDep, _: AdminDep):
+    begin_write(session)
+    project = store.create_project(session, data)
+    session.commit()
+    return project
+
+
+@router.get("", response_model=schemas.Page[schemas.Project])
+def list_projects(
+    session: SessionDep,
+    scope: ScopeDep,
+    name: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    return store.list_projects(session, scope, name, limit, offset)
+
+
+@router.get("/{project_id}", response_model=schemas.Project)
+def get_project(project_id: int, session: SessionDep, scope: ScopeDep):
+    return store.get_project(session, scope, project_id)
+
+
+@router.patch("/{project_id}", response_model=schemas.Project)
+def update_project(
+    project_id: int, data: schemas.ProjectUpdate, session: SessionDep, scope: ScopeDep
+):
+    begin_write(session)
+    project = store.update_project(session, scope, project_id, data)
+    session.commit()
+    return project

@@ -1,0 +1,64 @@
+"""/api/v1/runs"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from lionlab_server import schemas
+from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.db import begin_write
+from lionlab_server.models import RunStatus
+from lionlab_server.store import runs as store
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
+
+
+@router.post("", status_code=201, response_model=schemas.Run)
+def create_run(data: schemas.RunCreate, session: SessionDep, scope: ScopeDep):
+    begin_write(session)
+    run = store.create_run(session, scope, data)
+    session.commit()
+    return run
+
+
+@router.get("", response_model=schemas.Page[schemas.Run])
+def list_runs(
+    session: SessionDep,
+    scope: ScopeDep,
+    project_id: int | None = None,
+    status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    optimizer: Annotated[list[str], Query()] = [],  # noqa: B006
+    tag: Annotated[list[str], Query(description="Runs carrying every tag given.")] = [],  # noqa: B006
+    sort: Annotated[
+        str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
+    ] = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    f = store.RunFilter(
+        project_id=project_id,
+        status=tuple(s.value for s in status),
+        optimizer=tuple(optimizer),
+        tag=tuple(tag),
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return store.list_runs(session, scope, f)
+
+
+@router.get("/{run_id}", response_model=schemas.Run)
+def get_run(run_id: int, session: SessionDep, scope: ScopeDep):
+    return store.get_run(session, scope, run_id)
+
+
+@router.patch("/{run_id}", response_model=schemas.Run)
+def update_run(run_id: int, data: schemas.RunUpdate, session: SessionDep, scope: ScopeDep):
+    begin_write(session)
+    run = store.update_run(session, scope, run_id, data)
+    session.commit()
+    return run

@@ -1,0 +1,32 @@
+"""/api/v1/tokens: project-scoped tokens, made by an admin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from lionlab_server import schemas
+from lionlab_server.api.deps import AdminDep, SessionDep
+from lionlab_server.db import begin_write
+from lionlab_server.store import projects, tokens
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    project_id: int | None = Field(description="The project it acts in; null for an admin token.")
+
+
+class TokenCreated(schemas.TokenInfo):
+    token: str = Field(description="The secret; shown once, store it now.")
+
+
+@router.post("", status_code=201, response_model=TokenCreated)
+def create_token(data: TokenCreate, session: SessionDep, scope: AdminDep):
+    begin_write(session)
+    if data.project_id is not None:
+        projects.get_project(session, scope, data.project_id)
+    secret, info = tokens.create_token(session, data.name, data.project_id)
+    session.commit()
+    return TokenCreated(token=secret, **info.model_dump())

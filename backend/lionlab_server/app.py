@@ -1,0 +1,61 @@
+"""The FastAPI application factory (`uvicorn --factory lionlab_server.app:create_app`)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI
+
+from lionlab.settings import Settings, get_settings
+from lionlab_server.api import errors
+from lionlab_server.api.routes import flags, metrics, projects, runs, tokens
+from lionlab_server.db import make_engine, make_sessionmaker
+
+API_PREFIX = "/api/v1"
+
+
+class ServerTiming:
+    """ASGI middleware adding `Server-Timing: app;dur=<ms>` (time spent in the app)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+
+        async def timed_send(message):
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - t0) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={ms:.2f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    app = FastAPI(
+        title="LionLab",
+        version="0.1.0",
+        description="Lion-vs-AdamW experiment tracking: runs, per-step metrics, flags. "
+        "Every /api/v1 call needs `Authorization: Bearer <token>`.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    for module in (projects, runs, metrics, flags, tokens):
+        app.include_router(module.router, prefix=API_PREFIX)
+    errors.install(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    app.add_middleware(ServerTiming)
+    return app

@@ -1,0 +1,148 @@
+"""API request/response models; the store also returns these as its domain objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lionlab_server.models import RunStatus
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+TAG_PATTERN = r"^[^\s,]{1,100}$"
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=NAME_PATTERN, description="Letters, digits, '.', '_' or '-'.")
+    description: str = Field(default="", max_length=10_000)
+
+
+class ProjectUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+    description: str | None = Field(default=None, max_length=10_000)
+
+
+class Project(BaseModel):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_id: int
+    name: str | None = Field(default=None, max_length=200, description="Default: run-<id>.")
+    optimizer: str | None = Field(default=None, max_length=32)
+    config: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    status: Literal["running", "queued"] = Field(
+        default="running",
+        description="A run logged by a user's own script starts 'running'.",
+    )
+
+
+class RunUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, max_length=200)
+    status: RunStatus | None = None
+    tags: list[str] | None = Field(default=None, max_length=100)
+    config: dict[str, Any] | None = Field(default=None, description="Replaces the config.")
+    error: str | None = None
+
+
+class Run(BaseModel):
+    id: int
+    project_id: int
+    name: str
+    status: RunStatus
+    optimizer: str | None
+    config: dict[str, Any]
+    tags: list[str]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: str | None
+    error: str | None
+
+
+RunSortField = Literal["created_at", "name", "status", "optimizer", "started_at", "finished_at"]
+
+
+class MetricSummary(BaseModel):
+    key: str
+    count: int
+    first_step: int | None
+    last_step: int | None
+    last: float | str | None = Field(description="Value at last_step; 'NaN'/'Infinity' as text.")
+    min: float | str | None = Field(description="Smallest non-NaN value.")
+    max: float | str | None = Field(description="Largest non-NaN value.")
+    nan_count: int
+
+
+class MetricBatch(BaseModel):
+    """Columnar metric batch, documented for /docs (the route parses the body itself)."""
+
+    steps: list[int] = Field(description="Training steps, integers >= 0.")
+    metrics: dict[str, list[float | str | None]] = Field(
+        description="One array per metric key, each as long as `steps`. Values are numbers; "
+        'NaN, Infinity and -Infinity may be sent as JSON literals or as the strings "NaN", '
+        '"Infinity", "-Infinity". null means the key was not logged at that step.'
+    )
+    wall_time: list[float] | None = Field(
+        default=None,
+        description="Seconds since the Unix epoch per step; default: the time the server "
+        "received the batch.",
+    )
+
+
+class IngestResult(BaseModel):
+    run_id: int
+    points: int = Field(description="Points written (new or overwritten).")
+    keys: list[str]
+
+
+class Series(BaseModel):
+    run_id: int
+    key: str
+    steps: list[int]
+    values: list[float | str] = Field(description="Numbers; 'NaN', 'Infinity', '-Infinity'.")
+    wall_time: list[float]
+    points_in_range: int = Field(description="Stored points in the requested step range.")
+    downsampled: bool
+
+
+class SeriesResponse(BaseModel):
+    series: list[Series]
+
+
+class FlagOut(BaseModel):
+    id: int
+    run_id: int
+    kind: str
+    step: int
+    start_step: int
+    end_step: int
+    severity: str
+    message: str
+    created_at: datetime
+
+
+class TokenInfo(BaseModel):
+    id: int
+    name: str
+    project_id: int | None
+    prefix: str
+    created_at: datetime

@@ -1,0 +1,178 @@
+"""Metric batch ingestion: parse and validate a columnar JSON body, then store it.
+
+The body is parsed here rather than by pydantic models: a batch of 1000 steps x 4 keys is
+4000 numbers, and numpy turns them into arrays in microseconds. Every error names the field
+(`metrics.loss[17]`) and says how to fix it; a bad batch stores nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pydantic_core
+from sqlalchemy.orm import Session
+
+from lionlab_server.errors import InputError
+from lionlab_server.store.metrics import KeyPoints, ingest_points
+
+NON_FINITE = {
+    "nan": math.nan,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+}
+BATCH_FIELDS = ("steps", "metrics", "wall_time")
+MAX_KEY_LENGTH = 250
+EXAMPLE = '{"steps": [0, 1], "metrics": {"train_loss": [2.31, 2.27]}}'
+
+
+def parse_json(raw: bytes) -> object:
+    """JSON with NaN/Infinity literals allowed; a 400 naming the position otherwise."""
+    try:
+        return pydantic_core.from_json(raw, allow_inf_nan=True)
+    except ValueError as exc:
+        raise InputError(
+            ("body",),
+            f"the body is not valid JSON ({exc}); send a JSON object such as {EXAMPLE}",
+            status_code=400,
+        ) from None
+
+
+def _int_steps(steps: object) -> np.ndarray:
+    if not isinstance(steps, list) or not steps:
+        raise InputError(("body", "steps"), "steps must be a non-empty array of integers")
+    arr = np.asarray(steps) if all(type(s) is int for s in steps) else None
+    if arr is None or arr.dtype.kind != "i":
+        for i, s in enumerate(steps):
+            if type(s) is not int or not 0 <= s < 2**63:
+                raise InputError(
+                    ("body", "steps", i), f"steps[{i}] is {s!r}; steps must be integers >= 0"
+                )
+    arr = arr.astype(np.int64)
+    if (arr < 0).any():
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise InputError(("body", "steps", i), f"steps[{i}] is {steps[i]}; steps must be >= 0")
+    return arr
+
+
+def _float(key: str, i: int, v: object) -> float:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if isinstance(v, str) and v.strip().lower() in NON_FINITE:
+        return NON_FINITE[v.strip().lower()]
+    raise InputError(
+        ("body", "metrics", key, i),
+        f"metrics.{key}[{i}] is {v!r}, not a number; send a number, NaN/Infinity/-Infinity "
+        '(as literals or strings such as "NaN"), or null where the key was not logged',
+    )
+
+
+def _values(key: str, values: object, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values as float64, mask of entries present) for one key's column."""
+    if not isinstance(values, list):
+        raise InputError(
+            ("body", "metrics", key), f"metrics.{key} must be an array of numbers, one per step"
+        )
+    if len(values) != n:
+        raise InputError(
+            ("body", "metrics", key),
+            f"metrics.{key} has {len(values)} values but steps has {n}; send one "
+            "value per step (null where the key was not logged)",
+        )
+    arr = np.asarray(values)
+    # numpy would read true/false as 1/0; booleans are not metric values.
+    if arr.dtype.kind in "if" and bool not in set(map(type, values)):
+        return arr.astype(np.float64), np.ones(n, dtype=bool)
+    present = np.array([v is not None for v in values], dtype=bool)
+    out = np.array([_float(key, i, v) if v is not None else 0.0 for i, v in enumerate(values)])
+    return out, present
+
+
+def _walls(walls: object, n: int, now: float) -> np.ndarray:
+    if walls is None:
+        return np.full(n, now)
+    if not isinstance(walls, list) or len(walls) != n:
+        raise InputError(
+            ("body", "wall_time"),
+            f"wall_time must be an array of {n} numbers (seconds since the epoch, "
+            "one per step) or left out",
+        )
+    arr = np.asarray(walls)
+    if arr.dtype.kind not in "if" or not np.isfinite(arr).all():
+        raise InputError(
+            ("body", "wall_time"),
+            "wall_time must hold finite numbers (seconds since the Unix epoch)",
+        )
+    return arr.astype(np.float64)
+
+
+def _check_shape(body: object, max_points: int) -> dict:
+    if not isinstance(body, dict):
+        raise InputError(("body",), f"the body must be a JSON object such as {EXAMPLE}")
+    for field in body:
+        if field not in BATCH_FIELDS:
+            raise InputError(
+                ("body", field),
+                f"unknown field {field!r}; a batch has steps, metrics and optionally wall_time",
+            )
+    metrics = body.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise InputError(
+            ("body", "metrics"),
+            "metrics must be a non-empty object mapping each "
+            f"metric key to an array of values, e.g. {EXAMPLE}",
+        )
+    steps = body.get("steps")
+    size = (len(steps) if isinstance(steps, list) else 0) * len(metrics)
+    if size > max_points:
+        raise InputError(
+            ("body",),
+            f"the batch holds {size} points (steps x keys), over the "
+            f"limit of {max_points}; split it into smaller batches",
+            status_code=413,
+        )
+    for key in metrics:
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise InputError(
+                ("body", "metrics", key),
+                f"metric keys must be 1 to {MAX_KEY_LENGTH} printable characters",
+            )
+    return body
+
+
+def _key_points(
+    name: str, steps: np.ndarray, values: np.ndarray, present: np.ndarray, walls: np.ndarray
+) -> KeyPoints:
+    """Sorted by step; where a step repeats within the batch, its last value wins."""
+    idx = np.flatnonzero(present)
+    s = steps[idx]
+    order = np.lexsort((idx, s))
+    s, idx = s[order], idx[order]
+    last = np.r_[s[1:] != s[:-1], True]
+    idx = idx[last]
+    return KeyPoints(name=name, steps=s[last], values=values[idx], walls=walls[idx])
+
+
+def parse_batch(raw: bytes, max_points: int, now: float | None = None) -> list[KeyPoints]:
+    """Validate a columnar batch body; every key's points (keys with no values dropped)."""
+    body = _check_shape(parse_json(raw), max_points)
+    steps = _int_steps(body.get("steps"))
+    walls = _walls(body.get("wall_time"), len(steps), time.time() if now is None else now)
+    out = []
+    for name, column in body["metrics"].items():
+        values, present = _values(name, column, len(steps))
+        if present.any():
+            out.append(_key_points(name, steps, values, present, walls))
+    return out
+
+
+def ingest(session: Session, run_id: int, batch: list[KeyPoints]) -> int:
+    """Store a validated batch (the run was checked by the caller); points written."""
+    if not batch:
+        return 0
+    return ingest_points(session, run_id, batch)

@@ -1,0 +1,169 @@
+"""Metric ingestion: points, per-key summaries and LOD buckets, in one transaction.
+
+A batch is written by one of two paths per key, chosen under the key's locked summary row:
+- append (every step is past the stored last step, the common case): points go straight in
+  (binary COPY on Postgres) and the summary and LOD buckets are merged from the batch alone;
+- overlap (a re-sent or out-of-order step): points are upserted, so a re-sent (key, step)
+  overwrites its value, and the summary and the touched LOD buckets are recomputed from the
+  stored points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lionlab_server.db import begin_write, is_postgres
+from lionlab_server.models import MetricKey, MetricSummary, utcnow
+from lionlab_server.store import lod
+from lionlab_server.store.dialect import dialect_insert
+from lionlab_server.store.pgbinary import encode_points
+from lionlab_server.store.points import summary_from_points
+
+
+@dataclass(frozen=True)
+class KeyPoints:
+    """One metric key's points from a batch: steps sorted and unique."""
+
+    name: str
+    steps: np.ndarray  # int64
+    values: np.ndarray  # float64, NaN/inf allowed
+    walls: np.ndarray  # float64, seconds since the epoch
+
+
+def key_ids_for(session: Session, names: list[str]) -> dict[str, int]:
+    """Ids of metric key names, creating the missing ones."""
+    found = dict(
+        session.execute(select(MetricKey.name, MetricKey.id).where(MetricKey.name.in_(names))).all()
+    )
+    missing = [n for n in names if n not in found]
+    if missing:
+        insert = dialect_insert(session)(MetricKey).on_conflict_do_nothing()
+        session.execute(insert, [{"name": n} for n in missing])
+        found.update(
+            session.execute(
+                select(MetricKey.name, MetricKey.id).where(MetricKey.name.in_(missing))
+            ).all()
+        )
+    return found
+
+
+def _lock_summaries(session: Session, run_id: int, key_ids: list[int]) -> dict[int, MetricSummary]:
+    """The (run, key) summary rows, created if new, locked in key order (no deadlocks)."""
+    insert = dialect_insert(session)(MetricSummary).on_conflict_do_nothing()
+    now = utcnow()
+    session.execute(
+        insert,
+        [
+            {"run_id": run_id, "key_id": k, "count": 0, "nan_count": 0, "updated_at": now}
+            for k in key_ids
+        ],
+    )
+    rows = session.scalars(
+        select(MetricSummary)
+        .where(MetricSummary.run_id == run_id, MetricSummary.key_id.in_(key_ids))
+        .order_by(MetricSummary.key_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {row.key_id: row for row in rows}
+
+
+def ingest_points(session: Session, run_id: int, batch: list[KeyPoints]) -> int:
+    """Store a batch for a run (caller checked the run exists); returns points written."""
+    begin_write(session)
+    key_ids = key_ids_for(session, [kp.name for kp in batch])
+    summaries = _lock_summaries(session, run_id, sorted(key_ids.values()))
+    append: list[tuple[int, KeyPoints]] = []
+    overlap: list[tuple[int, KeyPoints]] = []
+    for kp in batch:
+        kid = key_ids[kp.name]
+        last = summaries[kid].last_step
+        (append if last is None or kp.steps[0] > last else overlap).append((kid, kp))
+    _write_points(session, run_id, append, overlap)
+    for kid, kp in append:
+        _merge_summary(summaries[kid], kp)
+        lod.merge_appended(session, run_id, kid, kp.steps, kp.values, kp.walls)
+    for kid, kp in overlap:
+        _recompute_summary(session, summaries[kid])
+        lod.recompute(session, run_id, kid, kp.steps)
+    session.flush()
+    return sum(len(kp.steps) for kp in batch)
+
+
+def _write_points(session: Session, run_id: int, append: list, overlap: list) -> None:
+    if not is_postgres(session):
+        _sqlite_upsert(session, run_id, append + overlap)
+        return
+    cursor = session.connection().connection.driver_connection.cursor()
+    if append:
+        with cursor.copy(
+            "COPY metric_points (run_id, key_id, step, value, wall_time) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.write(_encode(run_id, append))
+    if overlap:
+        # Staging table per connection; ON COMMIT DELETE ROWS empties it after each batch.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS metric_points_stage "
+            "(LIKE metric_points) ON COMMIT DELETE ROWS"
+        )
+        with cursor.copy("COPY metric_points_stage FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(_encode(run_id, overlap))
+        cursor.execute(
+            "INSERT INTO metric_points SELECT * FROM metric_points_stage "
+            "ON CONFLICT (run_id, key_id, step) DO UPDATE "
+            "SET value = EXCLUDED.value, wall_time = EXCLUDED.wall_time"
+        )
+
+
+def _encode(run_id: int, items: list[tuple[int, KeyPoints]]) -> bytes:
+    return encode_points(
+        run_id,
+        np.concatenate([np.full(len(kp.steps), kid, dtype=np.int64) for kid, kp in items]),
+        np.concatenate([kp.steps for _, kp in items]),
+        np.concatenate([kp.values for _, kp in items]),
+        np.concatenate([kp.walls for _, kp in items]),
+    )
+
+
+def _sqlite_upsert(session: Session, run_id: int, items: list[tuple[int, KeyPoints]]) -> None:
+    # sqlite3 binds NaN as NULL, which is LionLab's NaN on SQLite (see models.py).
+    raw = session.connection().connection.driver_connection
+    raw.executemany(
+        "INSERT INTO metric_points (run_id, key_id, step, value, wall_time) VALUES (?,?,?,?,?) "
+        "ON CONFLICT (run_id, key_id, step) DO UPDATE "
+        "SET value = excluded.value, wall_time = excluded.wall_time",
+        [
+            (run_id, kid, *point)
+            for kid, kp in items
+            for point in zip(kp.steps.tolist(), kp.values.tolist(), kp.walls.tolist(), strict=True)
+        ],
+    )
+
+
+def _merge_summary(row: MetricSummary, kp: KeyPoints) -> None:
+    """Fold appended points into the summary without reading stored points."""
+    nan = np.isnan(kp.values)
+    finite = kp.values[~nan]
+    row.count += len(kp.steps)
+    row.nan_count += int(nan.sum())
+    if row.first_step is None:
+        row.first_step = int(kp.steps[0])
+    row.last_step = int(kp.steps[-1])
+    row.last_value = float(kp.values[-1])
+    if finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        row.min_value = lo if row.min_value is None else min(row.min_value, lo)
+        row.max_value = hi if row.max_value is None else max(row.max_value, hi)
+    row.updated_at = utcnow()
+
+
+def _recompute_summary(session: Session, row: MetricSummary) -> None:
+    """Rebuild a summary from the stored points (after an overwrite)."""
+    stats = summary_from_points(session, row.run_id, row.key_id)
+    for field, value in stats.items():
+        setattr(row, field, value)
+    row.updated_at = utcnow()

@@ -1,0 +1,140 @@
+"""Runs: create, read, list (filter/sort/paginate), update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.orm import Session
+
+from lionlab_server import schemas
+from lionlab_server.errors import NotFound
+from lionlab_server.models import Project, Run, RunStatus, RunTag, utcnow
+from lionlab_server.store.scope import Scope
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    project_id: int | None = None
+    status: tuple[str, ...] = ()
+    optimizer: tuple[str, ...] = ()
+    tag: tuple[str, ...] = ()  # a run must carry every tag listed
+    sort: str = "-created_at"
+    limit: int = 50
+    offset: int = 0
+
+
+def _tags(session: Session, run_ids: list[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {rid: [] for rid in run_ids}
+    if run_ids:
+        rows = session.execute(
+            select(RunTag.run_id, RunTag.tag).where(RunTag.run_id.in_(run_ids)).order_by(RunTag.tag)
+        )
+        for run_id, tag in rows:
+            tags[run_id].append(tag)
+    return tags
+
+
+def _out(row: Run, tags: list[str]) -> schemas.Run:
+    return schemas.Run(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        status=RunStatus(row.status),
+        optimizer=row.optimizer,
+        config=row.config,
+        tags=tags,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        worker=row.worker,
+        error=row.error,
+    )
+
+
+def run_row(session: Session, scope: Scope, run_id: int) -> Run:
+    """The run's ORM row, for store modules; NotFound outside the scope."""
+    row = session.get(Run, run_id)
+    if row is None or not scope.allows(row.project_id):
+        raise NotFound("run", run_id, "run_id")
+    return row
+
+
+def _set_tags(session: Session, run_id: int, tags: list[str]) -> None:
+    session.execute(delete(RunTag).where(RunTag.run_id == run_id))
+    session.add_all(RunTag(run_id=run_id, tag=t) for t in dict.fromkeys(tags))
+
+
+def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> schemas.Run:
+    project = session.get(Project, data.project_id)
+    if project is None or not scope.allows(project.id):
+        raise NotFound("project", data.project_id, "project_id")
+    row = Run(
+        project_id=project.id,
+        name=data.name or "",
+        status=data.status,
+        optimizer=data.optimizer,
+        config=data.config,
+        started_at=utcnow() if data.status == RunStatus.RUNNING.value else None,
+    )
+    session.add(row)
+    session.flush()
+    if not row.name:
+        row.name = f"run-{row.id}"
+    _set_tags(session, row.id, data.tags)
+    session.flush()
+    return _out(row, list(dict.fromkeys(data.tags)))
+
+
+def get_run(session: Session, scope: Scope, run_id: int) -> schemas.Run:
+    row = run_row(session, scope, run_id)
+    return _out(row, _tags(session, [row.id])[row.id])
+
+
+def _order(sort: str):
+    field = sort.lstrip("-")
+    column = getattr(Run, field)
+    return (column.desc(), Run.id.desc()) if sort.startswith("-") else (column.asc(), Run.id)
+
+
+def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[schemas.Run]:
+    where = [scope.filter(Run.project_id)]
+    if f.project_id is not None:
+        where.append(Run.project_id == f.project_id)
+    if f.status:
+        where.append(Run.status.in_(f.status))
+    if f.optimizer:
+        where.append(Run.optimizer.in_(f.optimizer))
+    for tag in f.tag:
+        where.append(exists().where(RunTag.run_id == Run.id, RunTag.tag == tag))
+    total = session.scalar(select(func.count()).select_from(Run).where(*where)) or 0
+    rows = list(
+        session.scalars(
+            select(Run).where(*where).order_by(*_order(f.sort)).limit(f.limit).offset(f.offset)
+        )
+    )
+    tags = _tags(session, [r.id for r in rows])
+    items = [_out(r, tags[r.id]) for r in rows]
+    return schemas.Page(items=items, total=total, limit=f.limit, offset=f.offset)
+
+
+def update_run(session: Session, scope: Scope, run_id: int, data: schemas.RunUpdate) -> schemas.Run:
+    row = run_row(session, scope, run_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "tags" in changes:
+        _set_tags(session, row.id, changes.pop("tags") or [])
+    status = changes.pop("status", None)
+    if status is not None:
+        _set_status(row, RunStatus(status))
+    for field, value in changes.items():
+        setattr(row, field, value)
+    session.flush()
+    return get_run(session, scope, run_id)
+
+
+def _set_status(row: Run, status: RunStatus) -> None:
+    row.status = status.value
+    if status == RunStatus.RUNNING and row.started_at is None:
+        row.started_at = utcnow()
+    if status.finished and row.finished_at is None:
+        row.finished_at = utcnow()

@@ -1,0 +1,161 @@
+"""`lionlab` command line: run the server (and a local worker), manage tokens."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lionlab.settings import Settings
+
+
+def _describe_database(settings: Settings) -> str:
+    if settings.embedded:
+        return f"SQLite {settings.data_dir / 'lionlab.db'} (WAL mode)"
+    from sqlalchemy.engine import make_url
+
+    return "PostgreSQL " + make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def _prepare(settings: Settings) -> str | None:
+    """Migrate and bootstrap; returns an admin token created just now, if any."""
+    from lionlab_server.db import make_engine
+    from lionlab_server.services.bootstrap import prepare_database
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        return prepare_database(engine, settings)
+    finally:
+        engine.dispose()
+
+
+def _banner(settings: Settings, new_token: str | None, parts: list[str]) -> str:
+    url = settings.resolved_api_url
+    lines = [
+        "LionLab is starting",
+        f"  running:   {', '.join(parts)}",
+        f"  URL:       {url}   (API docs: {url}/docs)",
+        f"  database:  {_describe_database(settings)}",
+        f"  data dir:  {settings.data_dir}",
+    ]
+    if new_token:
+        lines += [
+            f"  admin token (created now, saved to {settings.admin_token_file}):",
+            f"    {new_token}",
+            "  use it as a bearer token, e.g.:",
+            f"    curl -H 'Authorization: Bearer {new_token}' {url}/api/v1/projects",
+        ]
+    elif settings.admin_token_file.exists():
+        lines.append(f"  admin token: in {settings.admin_token_file}")
+    return "\n".join(lines)
+
+
+def _serve(settings: Settings, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "lionlab_server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+def _apply_overrides(args: argparse.Namespace) -> Settings:
+    # Environment, so that uvicorn worker processes read the same settings.
+    for name in ("host", "port", "data_dir", "database_url"):
+        value = getattr(args, name, None)
+        if value is not None:
+            os.environ[f"LIONLAB_{name.upper()}"] = str(value)
+    return Settings()
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    settings = _apply_overrides(args)
+    token = _prepare(settings)
+    print(_banner(settings, token, ["API server"]), flush=True)
+    _serve(settings, args.workers)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = _apply_overrides(args)
+    token = _prepare(settings)
+    print(_banner(settings, token, ["API server"]), flush=True)
+    _serve(settings, 1)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _apply_overrides(args)
+    _prepare(settings)
+    print(f"database is at the newest schema: {_describe_database(settings)}")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from lionlab_server.db import make_engine, make_sessionmaker, session_scope
+    from lionlab_server.models import Project
+    from lionlab_server.store import tokens
+
+    settings = _apply_overrides(args)
+    _prepare(settings)
+    engine = make_engine(settings.resolved_database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        project_id = None
+        if args.project:
+            project_id = session.scalar(select(Project.id).where(Project.name == args.project))
+            if project_id is None:
+                print(f"error: no project named {args.project!r}", file=sys.stderr)
+                return 2
+        secret, _ = tokens.create_token(session, args.name, project_id)
+    engine.dispose()
+    scope = f"project {args.project}" if args.project else "admin (every project)"
+    print(f"{secret}\n# {scope}; shown once. Send it as 'Authorization: Bearer <token>'.")
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="data folder (LIONLAB_DATA_DIR); default ~/.lionlab")
+    p.add_argument("--database-url", help="SQLAlchemy URL (LIONLAB_DATABASE_URL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lionlab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (
+        ("up", cmd_up, "start LionLab on this machine (server and local worker)"),
+        ("server", cmd_server, "migrate the database, then serve the API and dashboard"),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        _common(p)
+        p.add_argument("--host", help="bind address (LIONLAB_HOST); default 127.0.0.1")
+        p.add_argument("--port", type=int, help="port (LIONLAB_PORT); default 8765")
+        if name == "server":
+            p.add_argument("--workers", type=int, default=1, help="server processes")
+        p.set_defaults(func=func)
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    _common(p)
+    p.set_defaults(func=cmd_migrate)
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_cmd", required=True
+    )
+    p = token.add_parser("create", help="create an API token (talks to the database directly)")
+    _common(p)
+    p.add_argument("--project", help="project name; without it the token is an admin token")
+    p.add_argument("--name", default="cli", help="a label for the token")
+    p.set_defaults(func=cmd_token_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""LionLab configuration: one settings class, read from `LIONLAB_*` environment variables.
+
+With nothing set, LionLab runs embedded: a SQLite file and an embedded broker in a data folder
+it creates. Setting `LIONLAB_DATABASE_URL` / `LIONLAB_BROKER_URL` switches to Postgres / Redis.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PORT = 8765
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIONLAB_", extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".lionlab",
+        description="Folder for the embedded SQLite database, broker and admin token.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means a SQLite file in data_dir. "
+        "Postgres: postgresql+psycopg://user:pass@host:5432/db",
+    )
+    broker_url: str = Field(
+        default="",
+        description="Celery broker; empty means the embedded broker (a SQLite file in data_dir). "
+        "Redis: redis://host:6379/0",
+    )
+
+    # --- API server ----------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    admin_token: str = Field(
+        default="",
+        description="Bootstrap admin token (e.g. from a secret in docker-compose). When empty and "
+        "no admin token exists, the server creates one on first start and prints it.",
+    )
+    max_batch_points: int = Field(
+        default=200_000,
+        description="Largest metric batch accepted: len(steps) x number of keys.",
+    )
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, description="Largest request body.")
+
+    # --- worker / SDK --------------------------------------------------------------------
+    api_url: str = Field(default="", description="Where workers and the SDK reach the API.")
+    api_token: str = Field(default="", description="Token workers and the SDK send.")
+    allowed_task_modules: list[str] = Field(
+        default_factory=list,
+        description="Module prefixes a worker may import user tasks ('module:function') from, "
+        'as a JSON list, e.g. ["myteam.tasks"]. Empty: only built-in tasks run.',
+    )
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.database_url and not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "LIONLAB_DATABASE_URL must be sqlite:///path or postgresql+psycopg://...; "
+                f"got {self.database_url.split(':', 1)[0]!r}"
+            )
+        if self.max_batch_points < 1:
+            raise ValueError("LIONLAB_MAX_BATCH_POINTS must be >= 1")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the database is the embedded SQLite file (no URL given)."""
+        return not self.database_url
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'lionlab.db'}"
+
+    @property
+    def resolved_api_url(self) -> str:
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin-token"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once from the environment)."""
+    return Settings()

@@ -1,0 +1,133 @@
+"""Fixtures: real PostgreSQL and Redis (local, or throwaway ones started here), per-test
+databases on SQLite and Postgres, and an API client bound to them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lionlab.settings import Settings
+from lionlab_server.db import make_engine
+from lionlab_server.migrate import upgrade
+from lionlab_server.throwaway import postgres_url, redis_url
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """Admin URL of a PostgreSQL server: the local one, else a throwaway cluster."""
+    url, throwaway = postgres_url()
+    yield url
+    if throwaway is not None:
+        throwaway.stop()
+
+
+def _admin_exec(admin_url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: str) -> str:
+    """A migrated database of this test session's own, dropped at the end."""
+    name = f"lionlab_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _admin_exec(postgres_server, f'CREATE DATABASE "{name}"')
+    url = postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    _admin_exec(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "lionlab.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    from sqlalchemy import text
+
+    from lionlab_server.models import Base
+
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path) -> str:
+    """A clean, migrated database for one test, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "lionlab.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield url
+    _truncate_all(url)
+
+
+@pytest.fixture
+def settings(db_url, tmp_path) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def app(settings):
+    from lionlab_server.app import create_app
+    from lionlab_server.services.bootstrap import prepare_database
+
+    app = create_app(settings)
+    app.state.admin_token = prepare_database(app.state.engine, settings)
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def api(app):
+    from fastapi.testclient import TestClient
+    from support.api import Api
+
+    with TestClient(app) as client:
+        yield Api(client, app.state.admin_token)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """Base URL (no DB number) of a Redis server: the local one, else a throwaway one."""
+    url, throwaway = redis_url()
+    yield url
+    if throwaway is not None:
+        throwaway.stop()
+
+
+@pytest.fixture
+def redis_db_url(redis_server) -> str:
+    """A Redis DB number of this test's own (claimed with a marker key), flushed afterwards."""
+    import redis
+
+    for db in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{redis_server}/{db}")
+        if client.set("lionlab:test-claim", os.getpid(), nx=True, ex=3600):
+            if client.dbsize() == 1:  # nobody else keeps data in this DB
+                yield f"{redis_server}/{db}"
+                client.flushdb()
+                client.close()
+                return
+            client.delete("lionlab:test-claim")
+        client.close()
+    raise RuntimeError("no free Redis database number (1-15) for this test")

@@ -1,0 +1,77 @@
+"""`lionlab server` / `lionlab token create` as a user runs them."""
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+from support.live import start_server
+
+
+@pytest.mark.slow
+def test_server_migrates_prints_where_things_are_and_serves_docs(tmp_path):
+    server = start_server(tmp_path / "data")
+    try:
+        banner = server.text()
+        assert server.url in banner and str(tmp_path / "data") in banner
+        assert "SQLite" in banner and "WAL" in banner
+        assert server.token in banner and "Authorization: Bearer" in banner
+        assert httpx.get(f"{server.url}/docs").status_code == 200
+        r = httpx.get(f"{server.url}/api/v1/projects", headers=server.headers)
+        assert r.status_code == 200
+    finally:
+        server.stop()
+    # A second start reuses the database and does not mint another admin token.
+    again = start_server(tmp_path / "data")
+    try:
+        assert "created now" not in again.text()
+        assert httpx.get(f"{again.url}/api/v1/projects", headers=again.headers).status_code == 200
+    finally:
+        again.stop()
+
+
+def test_token_create_for_a_project(tmp_path, api, settings):
+    api.project("team")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lionlab",
+            "token",
+            "create",
+            "--project",
+            "team",
+            "--database-url",
+            settings.resolved_database_url,
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    secret = out.split()[0]
+    assert secret.startswith("llk_") and "project team" in out
+    r = api.get("/projects", headers={"Authorization": f"Bearer {secret}"})
+    assert [p["name"] for p in r.json()["items"]] == ["team"]
+
+
+def test_token_create_for_an_unknown_project_fails_clearly(tmp_path, settings):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lionlab",
+            "token",
+            "create",
+            "--project",
+            "nope",
+            "--database-url",
+            settings.resolved_database_url,
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 2 and "no project named 'nope'" in r.stderr

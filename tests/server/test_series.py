@@ -1,0 +1,83 @@
+"""Series queries: max_points, extremes kept through the LOD store, zoom, several runs/keys."""
+
+import numpy as np
+import pytest
+from support.api import as_float
+
+
+def _log_long(api, run, n, spikes=(), chunk=50_000, seed=0):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=n)
+    for step, value in spikes:
+        values[step] = value
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        api.log(run, range(start, stop), {"loss": values[start:stop].tolist()})
+    return values
+
+
+@pytest.fixture
+def run(api):
+    return api.run(api.project()["id"])["id"]
+
+
+def test_short_series_comes_back_whole(api, run):
+    api.log(run, range(100), {"loss": [float(i) for i in range(100)]})
+    (s,) = api.series([run], ["loss"], max_points=500)
+    assert s["steps"] == list(range(100)) and not s["downsampled"]
+    assert s["points_in_range"] == 100
+
+
+def test_long_series_is_downsampled_keeping_spikes_nan_first_and_last(api, run):
+    n = 120_000
+    spikes = [(1_234, 40.0), (77_777, -35.0), (99_001, float("inf"))]
+    _log_long(api, run, n, spikes)
+    api.log(run, [60_000], {"loss": [float("nan")]})
+    (s,) = api.series([run], ["loss"], max_points=300)
+    assert s["downsampled"] and s["points_in_range"] == n
+    assert len(s["steps"]) <= 300 + 150  # plus at most one NaN point per bucket
+    got = dict(zip(s["steps"], s["values"], strict=True))
+    assert got[1_234] == 40.0 and got[77_777] == -35.0 and got[99_001] == "Infinity"
+    assert got[60_000] == "NaN"
+    assert s["steps"][0] == 0 and s["steps"][-1] == n - 1
+    assert s["steps"] == sorted(set(s["steps"]))
+
+
+def test_zoom_returns_the_range_at_full_detail(api, run):
+    values = _log_long(api, run, 120_000)
+    (s,) = api.series([run], ["loss"], max_points=1000, start=50_000, end=50_499)
+    assert s["steps"] == list(range(50_000, 50_500)) and not s["downsampled"]
+    assert [as_float(v) for v in s["values"]] == values[50_000:50_500].tolist()
+
+
+def test_zoom_on_a_lod_range_keeps_the_range_extremes(api, run):
+    values = _log_long(api, run, 200_000, spikes=[(150_321, 99.0)])
+    (s,) = api.series([run], ["loss"], max_points=200, start=100_013, end=180_007)
+    assert s["steps"][0] == 100_013 and s["steps"][-1] == 180_007
+    assert s["points_in_range"] == 180_007 - 100_013 + 1
+    got = dict(zip(s["steps"], s["values"], strict=True))
+    assert got[150_321] == 99.0
+    window = values[100_013:180_008]
+    assert min(as_float(v) for v in s["values"]) == window.min()
+
+
+def test_several_runs_and_keys_in_one_query(api):
+    pid = api.project()["id"]
+    runs = [api.run(pid)["id"] for _ in range(3)]
+    for i, r in enumerate(runs):
+        api.log(r, range(10), {"loss": [float(i)] * 10, "lr": [0.1] * 10})
+    series = api.series(runs, ["loss", "lr", "never_logged"])
+    assert [(s["run_id"], s["key"]) for s in series] == [
+        (r, k) for r in runs for k in ("loss", "lr", "never_logged")
+    ]
+    assert series[2]["steps"] == [] and series[3]["values"] == [1.0] * 10
+
+
+def test_unknown_run_in_a_query_is_404(api, run):
+    r = api.get("/series", params={"run": [run, 999], "key": "loss"})
+    assert r.status_code == 404 and "999" in r.json()["detail"][0]["msg"]
+
+
+def test_end_before_start_is_422(api, run):
+    r = api.get("/series", params={"run": run, "key": "loss", "start": 10, "end": 5})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "end"]
