@@ -13,7 +13,7 @@ import pytest
 from lionlab.settings import Settings
 from lionlab_server.db import make_engine
 from lionlab_server.migrate import upgrade
-from lionlab_server.throwaway import postgres_url, redis_url
+from lionlab_server.throwaway import create_database, drop_database, postgres_url, redis_url
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -27,24 +27,16 @@ def postgres_server() -> str:
         throwaway.stop()
 
 
-def _admin_exec(admin_url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 @pytest.fixture(scope="session")
 def postgres_database(postgres_server: str) -> str:
     """A migrated database of this test session's own, dropped at the end."""
     name = f"lionlab_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _admin_exec(postgres_server, f'CREATE DATABASE "{name}"')
-    url = postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    url = create_database(postgres_server, name)
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     yield url
-    _admin_exec(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(postgres_server, name)
 
 
 @pytest.fixture(scope="session")

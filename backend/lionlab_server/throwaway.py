@@ -1,7 +1,7 @@
-"""Find the local PostgreSQL / Redis, or start throwaway ones from the installed binaries.
+"""Local processes for the test suite and the benchmarks.
 
-Used by the test suite and the benchmarks, which need real services on machines that may not
-run them. A throwaway server lives in a temporary folder and is removed on stop().
+Finds the local PostgreSQL / Redis or starts throwaway ones from the installed binaries (in a
+temporary folder, removed on stop()), and runs `lionlab server` / `lionlab up` as a real process.
 """
 
 from __future__ import annotations
@@ -13,10 +13,14 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379"
@@ -163,8 +167,97 @@ def postgres_url() -> tuple[str, ThrowawayPostgres | None]:
     return pg.url, pg
 
 
+def _admin_exec(admin_url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def create_database(admin_url: str, name: str) -> str:
+    """Create database `name` on the server of `admin_url`; returns its URL."""
+    _admin_exec(admin_url, f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def redis_url() -> tuple[str, ThrowawayRedis | None]:
     if port_open("127.0.0.1", 6379):
         return LOCAL_REDIS, None
     server = ThrowawayRedis().start()
     return server.url, server
+
+
+@dataclass
+class LiveServer:
+    proc: subprocess.Popen
+    url: str
+    data_dir: Path
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "admin-token").read_text().strip()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _pump(proc: subprocess.Popen, sink: list[str]) -> None:
+    for line in proc.stdout:
+        sink.append(line)
+
+
+def start_server(
+    data_dir: Path,
+    command: str = "server",
+    env: dict | None = None,
+    args: tuple[str, ...] = (),
+    timeout: float = 60,
+    port: int | None = None,
+) -> LiveServer:
+    """Run `python -m lionlab <command>` on `port` (default: a free one) until it answers."""
+    port = port or free_port()
+    full_env = {
+        **os.environ,
+        **(env or {}),
+        "LIONLAB_DATA_DIR": str(data_dir),
+        "LIONLAB_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lionlab", command, *args],
+        env=full_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(proc, f"http://127.0.0.1:{port}", data_dir)
+    threading.Thread(target=_pump, args=(proc, server.output), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"lionlab {command} exited:\n{server.text()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"lionlab {command} did not answer in {timeout}s:\n{server.text()}")

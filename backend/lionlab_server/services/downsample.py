@@ -83,6 +83,7 @@ class LodRows:
     max_wall: np.ndarray
     nan_step: np.ndarray
     nan_wall: np.ndarray
+    group: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.bucket)
@@ -95,25 +96,36 @@ def _pick(idx: np.ndarray, column: np.ndarray, fill: float = np.nan) -> np.ndarr
     return out
 
 
+def _labels(buckets: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Non-decreasing segment labels: a new label wherever the bucket or the group changes."""
+    change = buckets[1:] != buckets[:-1]
+    if groups is not None:
+        change |= groups[1:] != groups[:-1]
+    return np.r_[0, np.cumsum(change)]
+
+
 def lod_buckets(
     steps: np.ndarray,
     values: np.ndarray,
     walls: np.ndarray,
     width: int,
     weights: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> LodRows:
-    """Aggregate points sorted by step into LOD buckets of `width` steps.
+    """Aggregate points into LOD buckets of `width` steps.
 
-    `weights` is how many stored points each input stands for (1 for raw points; a child
-    bucket's count when composing a coarser level from a finer one).
+    Points are sorted by step within each group (e.g. a metric key), groups contiguous;
+    `LodRows.group` tells which group a bucket belongs to. `weights` is how many stored
+    points each input stands for (1 for raw points; a child bucket's count when composing a
+    coarser level from a finer one).
     """
-    seg = steps // width
-    ex = segment_extremes(seg, values)
+    buckets = steps // width
+    ex = segment_extremes(_labels(buckets, groups), values)
     if weights is None:
         weights = np.ones(len(steps), dtype=np.int64)
     fsteps = steps.astype(np.float64)
     return LodRows(
-        bucket=seg[ex.starts],
+        bucket=buckets[ex.starts],
         n=np.add.reduceat(weights, ex.starts) if len(steps) else weights[:0],
         min_step=_pick(ex.imin, fsteps),
         min_value=_pick(ex.imin, values),
@@ -123,6 +135,7 @@ def lod_buckets(
         max_wall=_pick(ex.imax, walls),
         nan_step=_pick(ex.inan, fsteps),
         nan_wall=_pick(ex.inan, walls),
+        group=None if groups is None else groups[ex.starts],
     )
 
 

@@ -2,19 +2,26 @@
 
 Appends merge batch buckets into stored ones in SQL; overwrites recompute the touched buckets
 level by level, each level from the one below it (64-step buckets from raw points).
+On Postgres the buckets travel by binary COPY into a per-connection staging table and are
+merged by one INSERT ... SELECT; adapting them as Python parameters cost 3x the database work.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, column, func, or_, select, table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricLod
 from lionlab_server.services.downsample import LOD_WIDTHS, LodRows, lod_buckets, lod_candidates
-from lionlab_server.store.dialect import dialect_insert
+from lionlab_server.store.pgbinary import copy_out, decode_rows, encode_rows, stage_cursor
 from lionlab_server.store.points import read_points
 
+_KEY = ("run_id", "key_id", "level", "bucket")
 _COLUMNS = (
     "n",
     "min_step",
@@ -26,29 +33,33 @@ _COLUMNS = (
     "nan_step",
     "nan_wall",
 )
-_INT_COLUMNS = {"min_step", "max_step", "nan_step"}
+_ALL = _KEY + _COLUMNS
+# Staging rows carry no NULLs: a missing step is -1 and a missing value NaN (never a stored
+# min/max), turned back into NULL by NULLIF on the way into metric_lod.
+_STAGE = table("metric_lod_stage", *(column(c) for c in _ALL))
 
 
-def _records(run_id: int, key_id: int, level: int, rows: LodRows) -> list[dict]:
-    """LodRows as insert parameters; NaN placeholders become NULL."""
-    cols = {name: getattr(rows, name) for name in _COLUMNS}
-    missing_min = np.isnan(rows.min_step)
-    missing_nan = np.isnan(rows.nan_step)
-    out = []
-    for i, bucket in enumerate(rows.bucket.tolist()):
-        rec = {
-            "run_id": run_id,
-            "key_id": key_id,
-            "level": level,
-            "bucket": bucket,
-            "n": int(cols["n"][i]),
-        }
-        for name in _COLUMNS[1:]:
-            empty = missing_nan[i] if name.startswith("nan") else missing_min[i]
-            value = cols[name][i]
-            rec[name] = None if empty else (int(value) if name in _INT_COLUMNS else float(value))
-        out.append(rec)
-    return out
+@dataclass(frozen=True)
+class LodBatch:
+    """Buckets of several keys and levels for one run."""
+
+    key_ids: np.ndarray
+    levels: np.ndarray
+    rows: LodRows
+
+    @staticmethod
+    def concat(parts: list[LodBatch]) -> LodBatch:
+        rows = LodRows(
+            **{
+                f: np.concatenate([getattr(p.rows, f) for p in parts])
+                for f in ("bucket",) + _COLUMNS
+            }
+        )
+        return LodBatch(
+            np.concatenate([p.key_ids for p in parts]),
+            np.concatenate([p.levels for p in parts]),
+            rows,
+        )
 
 
 def _merge_set(excluded) -> dict:
@@ -73,33 +84,90 @@ def _merge_set(excluded) -> dict:
     return new
 
 
-def _upsert(session: Session, records: list[dict], merge: bool) -> None:
-    if not records:
-        return
-    stmt = dialect_insert(session)(MetricLod)
+def _on_conflict(stmt, merge: bool):
     ex = stmt.excluded
     set_ = _merge_set(ex) if merge else {c: getattr(ex, c) for c in _COLUMNS}
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["run_id", "key_id", "level", "bucket"], set_=set_
-        ),
-        records,
+    return stmt.on_conflict_do_update(index_elements=list(_KEY), set_=set_)
+
+
+def _pg_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
+    r, n = batch.rows, len(batch.rows)
+
+    def steps(a):
+        return np.where(np.isnan(a), -1, a).astype(np.int64)
+
+    data = encode_rows(
+        [
+            np.full(n, run_id, np.int32),
+            batch.key_ids.astype(np.int32),
+            batch.levels.astype(np.int16),
+            r.bucket.astype(np.int64),
+            r.n.astype(np.int32),
+            steps(r.min_step),
+            r.min_value,
+            r.min_wall,
+            steps(r.max_step),
+            r.max_value,
+            r.max_wall,
+            steps(r.nan_step),
+            r.nan_wall,
+        ]
     )
+    conn = session.connection()
+    cursor = stage_cursor(session, "metric_lod_stage", "metric_lod")
+    with cursor.copy("COPY metric_lod_stage FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(data)
+    s = _STAGE.c
+    nulled = [
+        func.nullif(s[c], -1 if c.endswith("_step") else float("nan"))
+        if c in _COLUMNS[1:]
+        else s[c]
+        for c in _ALL
+    ]
+    stmt = postgresql.insert(MetricLod).from_select(list(_ALL), select(*nulled))
+    conn.execute(_on_conflict(stmt, merge))
+    cursor.execute("DELETE FROM metric_lod_stage")  # for a second write in this transaction
+
+
+def _sqlite_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
+    r = batch.rows
+    missing_min, missing_nan = np.isnan(r.min_step), np.isnan(r.nan_step)
+    records = []
+    for i in range(len(r)):
+        rec = {
+            "run_id": run_id,
+            "key_id": int(batch.key_ids[i]),
+            "level": int(batch.levels[i]),
+            "bucket": int(r.bucket[i]),
+            "n": int(r.n[i]),
+        }
+        for c in _COLUMNS[1:]:
+            empty = missing_nan[i] if c.startswith("nan") else missing_min[i]
+            value = getattr(r, c)[i]
+            rec[c] = None if empty else (int(value) if c.endswith("_step") else float(value))
+        records.append(rec)
+    session.connection().execute(_on_conflict(sqlite.insert(MetricLod), merge), records)
+
+
+def _write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
+    if len(batch.rows):
+        (_pg_write if is_postgres(session) else _sqlite_write)(session, run_id, batch, merge)
 
 
 def merge_appended(
-    session: Session,
-    run_id: int,
-    key_id: int,
-    steps: np.ndarray,
-    values: np.ndarray,
-    walls: np.ndarray,
+    session: Session, run_id: int, series: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]
 ) -> None:
-    """Fold points that follow every stored point into each level's buckets."""
-    records: list[dict] = []
+    """Fold appended points (each key's steps all past its stored ones) into every level.
+
+    `series` holds (key_id, steps, values, walls) per key.
+    """
+    key_ids = np.concatenate([np.full(len(s[1]), s[0]) for s in series])
+    steps, values, walls = (np.concatenate([s[i] for s in series]) for i in (1, 2, 3))
+    parts = []
     for level, width in LOD_WIDTHS.items():
-        records += _records(run_id, key_id, level, lod_buckets(steps, values, walls, width))
-    _upsert(session, records, merge=True)
+        rows = lod_buckets(steps, values, walls, width, groups=key_ids)
+        parts.append(LodBatch(rows.group, np.full(len(rows), level), rows))
+    _write(session, run_id, LodBatch.concat(parts), merge=True)
 
 
 def _ranges(buckets: np.ndarray) -> list[tuple[int, int]]:
@@ -112,16 +180,14 @@ def _ranges(buckets: np.ndarray) -> list[tuple[int, int]]:
 
 def recompute(session: Session, run_id: int, key_id: int, steps: np.ndarray) -> None:
     """Rebuild every level's buckets that contain any of `steps` from stored data."""
-    width0 = LOD_WIDTHS[1]
-    buckets = np.unique(steps // width0)
+    buckets = np.unique(steps // LOD_WIDTHS[1])
     for level, width in LOD_WIDTHS.items():
         if level > 1:
             buckets = np.unique(buckets // 8)
-        parts = [
-            _bucket_range(session, run_id, key_id, level, width, a, b) for a, b in _ranges(buckets)
-        ]
-        for rows in parts:
-            _upsert(session, _records(run_id, key_id, level, rows), merge=False)
+        for first, last in _ranges(buckets):
+            rows = _bucket_range(session, run_id, key_id, level, width, first, last)
+            batch = LodBatch(np.full(len(rows), key_id), np.full(len(rows), level), rows)
+            _write(session, run_id, batch, merge=False)
 
 
 def _bucket_range(
@@ -142,15 +208,25 @@ def read_lod(
     session: Session, run_id: int, key_id: int, level: int, first: int, last: int
 ) -> LodRows:
     """Stored buckets first..last of one level, as columns (NULL -> NaN)."""
-    t = MetricLod
-    rows = session.execute(
-        select(t.bucket, *(getattr(t, c) for c in _COLUMNS))
-        .where(
-            t.run_id == run_id, t.key_id == key_id, t.level == level, t.bucket.between(first, last)
+    where = (
+        f"run_id = {int(run_id)} AND key_id = {int(key_id)} AND level = {int(level)} "
+        f"AND bucket BETWEEN {int(first)} AND {int(last)}"
+    )
+    if is_postgres(session):
+        # Binary COPY with NULLs as NaN: fixed-size rows that numpy parses in one go.
+        cols = ", ".join(
+            ["bucket::float8", "n::float8"]
+            + [f"coalesce({c}::float8, 'NaN')" for c in _COLUMNS[1:]]
         )
-        .order_by(t.bucket)
-    ).all()
-    arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(_COLUMNS) + 1)
+        query = f"SELECT {cols} FROM metric_lod WHERE {where} ORDER BY bucket"
+        arrays = decode_rows(copy_out(session, query), ["f8"] * (len(_COLUMNS) + 1))
+        arr = np.column_stack(arrays) if arrays[0].size else np.zeros((0, len(_COLUMNS) + 1))
+    else:
+        raw = session.connection().connection.driver_connection
+        rows = raw.execute(
+            f"SELECT bucket, {', '.join(_COLUMNS)} FROM metric_lod WHERE {where} ORDER BY bucket"
+        ).fetchall()
+        arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(_COLUMNS) + 1)
     cols = {name: arr[:, i + 1] for i, name in enumerate(_COLUMNS)}
     cols["n"] = cols["n"].astype(np.int64)
     return LodRows(bucket=arr[:, 0].astype(np.int64), **cols)

@@ -10,6 +10,7 @@ A batch is written by one of two paths per key, chosen under the key's locked su
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from lionlab_server.db import begin_write, is_postgres
 from lionlab_server.models import MetricKey, MetricSummary, utcnow
 from lionlab_server.store import lod
 from lionlab_server.store.dialect import dialect_insert
-from lionlab_server.store.pgbinary import encode_points
+from lionlab_server.store.pgbinary import encode_points, stage_cursor
 from lionlab_server.store.points import summary_from_points
 
 
@@ -34,11 +35,25 @@ class KeyPoints:
     walls: np.ndarray  # float64, seconds since the epoch
 
 
+# Metric key names never change id once committed, so each engine keeps a name -> id cache.
+# Only ids read before this transaction inserted anything go in: a key created by a
+# transaction that later rolls back must not be remembered.
+_KEY_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def key_ids_for(session: Session, names: list[str]) -> dict[str, int]:
     """Ids of metric key names, creating the missing ones."""
-    found = dict(
-        session.execute(select(MetricKey.name, MetricKey.id).where(MetricKey.name.in_(names))).all()
-    )
+    cache = _KEY_CACHE.setdefault(session.get_bind(), {})
+    found = {n: cache[n] for n in names if n in cache}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        committed = dict(
+            session.execute(
+                select(MetricKey.name, MetricKey.id).where(MetricKey.name.in_(unknown))
+            ).all()
+        )
+        cache.update(committed)
+        found.update(committed)
     missing = [n for n in names if n not in found]
     if missing:
         insert = dialect_insert(session)(MetricKey).on_conflict_do_nothing()
@@ -52,23 +67,22 @@ def key_ids_for(session: Session, names: list[str]) -> dict[str, int]:
 
 
 def _lock_summaries(session: Session, run_id: int, key_ids: list[int]) -> dict[int, MetricSummary]:
-    """The (run, key) summary rows, created if new, locked in key order (no deadlocks)."""
-    insert = dialect_insert(session)(MetricSummary).on_conflict_do_nothing()
+    """The (run, key) summary rows, created if new, locked in key order (no deadlocks).
+
+    ON CONFLICT DO UPDATE locks an existing row as SELECT ... FOR UPDATE would, in one
+    round trip.
+    """
     now = utcnow()
-    session.execute(
-        insert,
+    stmt = dialect_insert(session)(MetricSummary).values(
         [
             {"run_id": run_id, "key_id": k, "count": 0, "nan_count": 0, "updated_at": now}
-            for k in key_ids
-        ],
+            for k in sorted(key_ids)
+        ]
     )
-    rows = session.scalars(
-        select(MetricSummary)
-        .where(MetricSummary.run_id == run_id, MetricSummary.key_id.in_(key_ids))
-        .order_by(MetricSummary.key_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_id", "key_id"], set_={"updated_at": stmt.excluded.updated_at}
+    ).returning(MetricSummary)
+    rows = session.scalars(stmt, execution_options={"populate_existing": True})
     return {row.key_id: row for row in rows}
 
 
@@ -86,7 +100,10 @@ def ingest_points(session: Session, run_id: int, batch: list[KeyPoints]) -> int:
     _write_points(session, run_id, append, overlap)
     for kid, kp in append:
         _merge_summary(summaries[kid], kp)
-        lod.merge_appended(session, run_id, kid, kp.steps, kp.values, kp.walls)
+    if append:
+        lod.merge_appended(
+            session, run_id, [(kid, kp.steps, kp.values, kp.walls) for kid, kp in append]
+        )
     for kid, kp in overlap:
         _recompute_summary(session, summaries[kid])
         lod.recompute(session, run_id, kid, kp.steps)
@@ -98,18 +115,13 @@ def _write_points(session: Session, run_id: int, append: list, overlap: list) ->
     if not is_postgres(session):
         _sqlite_upsert(session, run_id, append + overlap)
         return
-    cursor = session.connection().connection.driver_connection.cursor()
+    cursor = stage_cursor(session, "metric_points_stage", "metric_points")
     if append:
         with cursor.copy(
             "COPY metric_points (run_id, key_id, step, value, wall_time) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.write(_encode(run_id, append))
     if overlap:
-        # Staging table per connection; ON COMMIT DELETE ROWS empties it after each batch.
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS metric_points_stage "
-            "(LIKE metric_points) ON COMMIT DELETE ROWS"
-        )
         with cursor.copy("COPY metric_points_stage FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(_encode(run_id, overlap))
         cursor.execute(

@@ -8,69 +8,78 @@ NaN and +/-Inf travel as IEEE float8 bits, exactly.
 from __future__ import annotations
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 HEADER = SIGNATURE + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
 
-# One metric_points row: (run_id int4, key_id int4, step int8, value float8, wall_time float8).
-POINT_ROW = np.dtype(
-    [
-        ("nfields", ">i2"),
-        ("len_run", ">i4"),
-        ("run_id", ">i4"),
-        ("len_key", ">i4"),
-        ("key_id", ">i4"),
-        ("len_step", ">i4"),
-        ("step", ">i8"),
-        ("len_value", ">i4"),
-        ("value", ">f8"),
-        ("len_wall", ">i4"),
-        ("wall_time", ">f8"),
-    ]
-)
 
-# One row of `SELECT step, value, wall_time`.
-READ_ROW = np.dtype(
-    [
-        ("nfields", ">i2"),
-        ("len_step", ">i4"),
-        ("step", ">i8"),
-        ("len_value", ">i4"),
-        ("value", ">f8"),
-        ("len_wall", ">i4"),
-        ("wall_time", ">f8"),
-    ]
-)
+def encode_rows(columns: list[np.ndarray]) -> bytes:
+    """A COPY ... FROM STDIN (FORMAT BINARY) stream of rows given column by column.
+
+    Each column's numpy dtype picks the column type: int16 -> smallint, int32 -> integer,
+    int64 -> bigint, float64 -> double precision. No NULLs (use sentinels and NULLIF).
+    """
+    fields = [("nfields", ">i2")]
+    for i, col in enumerate(columns):
+        fields += [(f"len{i}", ">i4"), (f"c{i}", col.dtype.newbyteorder(">").str)]
+    rows = np.empty(len(columns[0]), dtype=np.dtype(fields))
+    rows["nfields"] = len(columns)
+    for i, col in enumerate(columns):
+        rows[f"len{i}"] = col.dtype.itemsize
+        rows[f"c{i}"] = col
+    return HEADER + rows.tobytes() + TRAILER
 
 
 def encode_points(
     run_id: int, key_ids: np.ndarray, steps: np.ndarray, values: np.ndarray, walls: np.ndarray
 ) -> bytes:
-    """The COPY ... FROM STDIN (FORMAT BINARY) stream for these points."""
-    rows = np.empty(len(steps), dtype=POINT_ROW)
-    rows["nfields"] = 5
-    rows["len_run"], rows["len_key"] = 4, 4
-    rows["len_step"], rows["len_value"], rows["len_wall"] = 8, 8, 8
-    rows["run_id"] = run_id
-    rows["key_id"] = key_ids
-    rows["step"] = steps
-    rows["value"] = values
-    rows["wall_time"] = walls
-    return HEADER + rows.tobytes() + TRAILER
+    """metric_points rows (run_id, key_id, step, value, wall_time) for COPY."""
+    n = len(steps)
+    return encode_rows(
+        [
+            np.full(n, run_id, dtype=np.int32),
+            key_ids.astype(np.int32),
+            steps.astype(np.int64),
+            values.astype(np.float64),
+            walls.astype(np.float64),
+        ]
+    )
 
 
-def decode_points(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parse COPY (SELECT step, value, wall_time ...) TO STDOUT (FORMAT BINARY)."""
+def decode_rows(data: bytes, dtypes: list[str]) -> list[np.ndarray]:
+    """Columns of a COPY (...) TO STDOUT (FORMAT BINARY) stream of non-NULL fixed-size fields.
+
+    `dtypes` are numpy type codes per column ("i8", "f8", ...), in native byte order out.
+    """
     if not data.startswith(SIGNATURE):
         raise ValueError("not a PostgreSQL binary COPY stream")
     ext = int.from_bytes(data[15:19], "big")
     body = data[19 + ext : len(data) - len(TRAILER)]
-    rows = np.frombuffer(body, dtype=READ_ROW)
-    if len(rows) and (rows["len_value"] != 8).any():
-        raise ValueError("unexpected NULL value in metric_points")
-    return (
-        rows["step"].astype(np.int64),
-        rows["value"].astype(np.float64),
-        rows["wall_time"].astype(np.float64),
-    )
+    fields = [("nfields", ">i2")]
+    for i, code in enumerate(dtypes):
+        fields += [(f"len{i}", ">i4"), (f"c{i}", ">" + code)]
+    rows = np.frombuffer(body, dtype=np.dtype(fields))
+    for i, code in enumerate(dtypes):
+        if len(rows) and (rows[f"len{i}"] != np.dtype(code).itemsize).any():
+            raise ValueError(f"column {i} holds NULL or a different type than {code}")
+    return [rows[f"c{i}"].astype(code) for i in range(len(dtypes))]
+
+
+def copy_out(session: Session, query: str) -> bytes:
+    """Run COPY (query) TO STDOUT (FORMAT BINARY) on the session's connection."""
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
+        return b"".join(bytes(chunk) for chunk in copy)
+
+
+def stage_cursor(session: Session, stage: str, like: str):
+    """A psycopg cursor on the session's connection, with temp table `stage` (LIKE `like`).
+
+    The staging table lives as long as the connection and is emptied at each commit. It is
+    declared on every use: a creation rolled back with its transaction leaves no table.
+    """
+    cursor = session.connection().connection.driver_connection.cursor()
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {like}) ON COMMIT DELETE ROWS")
+    return cursor

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricPoint
 from lionlab_server.store.dialect import is_nan
-from lionlab_server.store.pgbinary import decode_points
+from lionlab_server.store.pgbinary import copy_out, decode_rows
 
 EMPTY = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
 
@@ -35,21 +35,16 @@ def read_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) ->
     return arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2]
 
 
-def _pg_read(session: Session, run_id: int, key_id: int, lo: int, hi: int):
+def _pg_read(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> Arrays:
     # Binary COPY out is parsed by numpy in one go: far cheaper than fetching row tuples.
-    cursor = session.connection().connection.driver_connection.cursor()
     # COPY takes no bind parameters; the four values are ints by construction.
-    where = (
-        f"run_id = {int(run_id)} AND key_id = {int(key_id)} "
-        f"AND step BETWEEN {int(lo)} AND {int(hi)}"
-    )
     query = (
-        f"COPY (SELECT step, value, wall_time FROM metric_points WHERE {where} ORDER BY step) "
-        "TO STDOUT (FORMAT BINARY)"
+        "SELECT step, value, wall_time FROM metric_points "
+        f"WHERE run_id = {int(run_id)} AND key_id = {int(key_id)} "
+        f"AND step BETWEEN {int(lo)} AND {int(hi)} ORDER BY step"
     )
-    with cursor.copy(query) as copy:
-        data = b"".join(bytes(chunk) for chunk in copy)
-    return decode_points(data)
+    steps, values, walls = decode_rows(copy_out(session, query), ["i8", "f8", "f8"])
+    return steps, values, walls
 
 
 def edge_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> Arrays:

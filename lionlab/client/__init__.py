@@ -1,0 +1,16 @@
+"""HTTP client and SDK: the one path metrics take into LionLab (workers use it too)."""
+
+from lionlab.client.batching import BatchSender, resend_spool
+from lionlab.client.http import ApiClient, ApiError
+from lionlab.client.run import Run, attach, connect, init
+
+__all__ = [
+    "ApiClient",
+    "ApiError",
+    "BatchSender",
+    "Run",
+    "attach",
+    "connect",
+    "init",
+    "resend_spool",
+]

@@ -1,0 +1,104 @@
+"""The SDK against a real server process: batching, NaN, outages, spooling."""
+
+import math
+import time
+
+import httpx
+import pytest
+from support.live import start_server
+
+import lionlab
+from lionlab.client import ApiClient, connect, resend_spool
+from lionlab.client.batching import columnar
+from lionlab_server.throwaway import free_port
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    srv = start_server(tmp_path / "data")
+    monkeypatch.setenv("LIONLAB_API_URL", srv.url)
+    monkeypatch.setenv("LIONLAB_API_TOKEN", srv.token)
+    yield srv
+    srv.stop()
+
+
+def _series(server, run_id, key):
+    r = httpx.get(
+        f"{server.url}/api/v1/series",
+        headers=server.headers,
+        params={"run": run_id, "key": key, "max_points": 100_000},
+    )
+    return r.json()["series"][0]
+
+
+def test_columnar_body_marks_keys_missing_at_a_step_as_null():
+    body = columnar({0: {"loss": 1.0}, 5: {"loss": 0.5, "eval_loss": 0.7}})
+    assert body == {"steps": [0, 5], "metrics": {"loss": [1.0, 0.5], "eval_loss": [None, 0.7]}}
+
+
+@pytest.mark.slow
+def test_init_log_finish(server):
+    run = lionlab.init(project="sdk", config={"lr": 3e-4}, optimizer="lion", tags=["t"])
+    for step in range(500):
+        run.log({"loss": 1 / (step + 1), "lr": 3e-4}, step=step)
+    run.log({"eval_loss": 0.9}, step=499)
+    run.log({"loss": math.nan, "grad_norm": math.inf})  # step 500 by default
+    run.finish()
+    loss = _series(server, run.id, "loss")
+    assert loss["steps"] == list(range(501)) and loss["values"][-1] == "NaN"
+    assert _series(server, run.id, "eval_loss")["steps"] == [499]
+    assert _series(server, run.id, "grad_norm")["values"] == ["Infinity"]
+    info = httpx.get(f"{server.url}/api/v1/runs/{run.id}", headers=server.headers).json()
+    assert info["status"] == "succeeded" and info["optimizer"] == "lion"
+    assert info["config"] == {"lr": 3e-4} and info["tags"] == ["t"]
+
+
+@pytest.mark.slow
+def test_points_survive_a_server_outage_without_duplicates(tmp_path, monkeypatch):
+    port = free_port()
+    srv = start_server(tmp_path / "data", port=port)
+    monkeypatch.setenv("LIONLAB_API_URL", srv.url)
+    monkeypatch.setenv("LIONLAB_API_TOKEN", srv.token)
+    run = lionlab.init(project="outage")
+    run._sender.interval = 0.1
+    for step in range(300):
+        run.log({"loss": float(step)}, step=step)
+    assert run.flush(timeout=30)
+    srv.stop()
+    for step in range(300, 600):  # logged while the server is down
+        run.log({"loss": float(step)}, step=step)
+    time.sleep(1.0)  # the sender fails and keeps the points
+    srv = start_server(tmp_path / "data", port=port)
+    try:
+        run.finish(timeout=60)
+        s = _series(srv, run.id, "loss")
+        assert s["steps"] == list(range(600)) and s["points_in_range"] == 600
+        assert s["values"] == [float(i) for i in range(600)]
+    finally:
+        srv.stop()
+
+
+@pytest.mark.slow
+def test_unreachable_server_spools_and_resend_delivers(server, tmp_path):
+    api = connect()
+    run = lionlab.init(project="spool")
+    run_id = run.id
+    server.proc.send_signal(19)  # SIGSTOP: the server hangs, requests time out
+    try:
+        run.api._http.timeout = httpx.Timeout(0.5)
+        for step in range(50):
+            run.log({"loss": 0.5}, step=step)
+        spool = run._sender.close(timeout=1.5, spool_dir=tmp_path / "spool")
+    finally:
+        server.proc.send_signal(18)  # SIGCONT
+    assert spool is not None and spool.exists()
+    assert resend_spool(api, spool) == 50 and not spool.exists()
+    assert _series(server, run_id, "loss")["steps"] == list(range(50))
+    run._finished = True
+
+
+def test_api_errors_carry_the_servers_message(server):
+    api = ApiClient(server.url, server.token)
+    with pytest.raises(lionlab.client.ApiError) as err:
+        api.post("/runs/999999/metrics", {"steps": [0], "metrics": {"x": [1.0]}})
+    assert err.value.status_code == 404 and "run 999999" in str(err.value)
