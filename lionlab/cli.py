@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 
 from lionlab.settings import Settings
 
@@ -81,11 +82,54 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    """Server, a local worker and (with --demo) a queued Lion-vs-AdamW comparison."""
+    from lionlab import launch
+
     settings = _apply_overrides(args)
     token = _prepare(settings)
-    print(_banner(settings, token, ["API server"]), flush=True)
-    _serve(settings, 1)
+    plans = launch.plan_workers(None, None)
+    print(_banner(settings, token, ["API server"] + [p.describe() for p in plans]), flush=True)
+    workers = launch.start_workers(plans, loglevel="warning")
+    if args.demo:
+        threading.Thread(target=_demo, args=(settings,), daemon=True).start()
+    try:
+        _serve(settings, 1)
+    finally:
+        launch.stop_processes(workers)
     return 0
+
+
+def _demo(settings: Settings) -> None:
+    from lionlab import launch
+    from lionlab.client import connect
+
+    api = connect(settings.resolved_api_url)
+    api.get("/projects")  # retried until the server answers
+    run_ids = launch.queue_demo(api)
+    url = settings.resolved_api_url
+    print(
+        f"demo: queued Lion vs AdamW on the character LM as runs {run_ids}; "
+        f"metrics at {url}/api/v1/series?run={run_ids[0]}&run={run_ids[1]}&key=eval_loss",
+        flush=True,
+    )
+    launch.follow(api, run_ids)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from lionlab import launch
+
+    gpus = args.gpus.split(",") if args.gpus else None
+    queues = args.queues.split(",") if args.queues else None
+    plans = launch.plan_workers(gpus, queues)
+    settings = Settings()
+    print(
+        f"LionLab worker(s) -> API {settings.resolved_api_url}, broker "
+        f"{'Redis' if settings.broker_url else 'embedded'}",
+        flush=True,
+    )
+    for plan in plans:
+        print("  " + plan.describe(), flush=True)
+    return launch.wait_all(launch.start_workers(plans, args.loglevel))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -137,7 +181,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="port (LIONLAB_PORT); default 8765")
         if name == "server":
             p.add_argument("--workers", type=int, default=1, help="server processes")
+        else:
+            p.add_argument(
+                "--demo",
+                action="store_true",
+                help="queue a Lion-vs-AdamW comparison on the built-in LM",
+            )
         p.set_defaults(func=func)
+    p = sub.add_parser("worker", help="run training workers (one process per GPU)")
+    p.add_argument(
+        "--gpus",
+        help="comma-separated GPU indices, e.g. 0,1 (default: all "
+        "visible GPUs; none: one CPU worker)",
+    )
+    p.add_argument("--queues", help="queues to consume (default: gpu, or cpu,gpu without GPUs)")
+    p.add_argument("--loglevel", default="info")
+    p.set_defaults(func=cmd_worker)
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     _common(p)
     p.set_defaults(func=cmd_migrate)

@@ -48,6 +48,22 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, description="Largest request body.")
 
+    # --- jobs ----------------------------------------------------------------------------
+    lost_after: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a running job's worker counts as "
+        "lost; the job is requeued and resumes from its last checkpoint.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Claims a job gets before a lost worker marks it 'lost'."
+    )
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Where workers keep job checkpoints (default: data_dir/checkpoints). Share "
+        "it between nodes so a requeued job resumes on any worker.",
+    )
+
     # --- worker / SDK --------------------------------------------------------------------
     api_url: str = Field(default="", description="Where workers and the SDK reach the API.")
     api_token: str = Field(default="", description="Token workers and the SDK send.")
@@ -83,6 +99,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'lionlab.db'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        """Redis when configured, else the embedded broker: a SQLite file kombu polls."""
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+
+    @property
+    def resolved_checkpoint_dir(self) -> Path:
+        return (self.checkpoint_dir or self.data_dir / "checkpoints").expanduser()
 
     @property
     def resolved_api_url(self) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from lionlab.settings import Settings, get_settings
 from lionlab_server.api import errors
-from lionlab_server.api.routes import flags, metrics, projects, runs, tokens
+from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, tokens
 from lionlab_server.db import make_engine, make_sessionmaker
+from lionlab_server.services.dispatch import Dispatcher, Reaper
 
 API_PREFIX = "/api/v1"
 
@@ -40,7 +42,18 @@ class ServerTiming:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = make_engine(settings.resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    dispatcher = Dispatcher(settings, sessions)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        reaper = Reaper(dispatcher)
+        reaper.start()
+        yield
+        reaper.stopped.set()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="LionLab",
         version="0.1.0",
         description="Lion-vs-AdamW experiment tracking: runs, per-step metrics, flags. "
@@ -48,8 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    for module in (projects, runs, metrics, flags, tokens):
+    app.state.sessionmaker = sessions
+    app.state.dispatcher = dispatcher
+    for module in (projects, runs, jobs, metrics, flags, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     errors.install(app)
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -51,9 +52,21 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
 
 
 class RunStatus(str, enum.Enum):
@@ -111,6 +124,11 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
+    # Job lifecycle (runs submitted as jobs; SDK-logged runs leave these empty).
+    dispatched_at: Mapped[datetime | None]  # handed to the broker; NULL: dispatch pending
+    heartbeat_at: Mapped[datetime | None]  # the claiming worker's last sign of life
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far
+    stop_requested: Mapped[str | None] = mapped_column(String(16))  # cancelled / diverged
 
 
 class RunTag(Base):

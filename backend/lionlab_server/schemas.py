@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lionlab.jobs import JobSpec
 from lionlab_server.models import RunStatus
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -50,7 +51,13 @@ class RunCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=100)
     status: Literal["running", "queued"] = Field(
         default="running",
-        description="A run logged by a user's own script starts 'running'.",
+        description="A run logged by a user's own script starts 'running'; a run with a "
+        "job starts 'queued' whatever is given here.",
+    )
+    job: JobSpec | None = Field(
+        default=None,
+        description="Train this job on a worker. The run is queued, a worker claims it, and "
+        "its metrics stream in. Omit it for a run your own script logs.",
     )
 
 
@@ -76,6 +83,32 @@ class Run(BaseModel):
     finished_at: datetime | None
     worker: str | None
     error: str | None
+    attempts: int = 0
+    stop_requested: str | None = None
+
+
+class RunCreated(Run):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Advice about the submitted settings (e.g. a Lion lr above the AdamW "
+        "baseline's); the run is created regardless.",
+    )
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    worker: str = Field(min_length=1, max_length=200, description="host:pid:device")
+
+
+class Heartbeat(BaseModel):
+    stop: str | None = Field(description="'cancelled' or 'diverged' when the worker must stop.")
+
+
+class Finish(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    worker: str = Field(min_length=1, max_length=200)
+    status: RunStatus
+    error: str | None = Field(default=None, max_length=100_000)
 
 
 RunSortField = Literal["created_at", "name", "status", "optimizer", "started_at", "finished_at"]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
 from lionlab_server.errors import NotFound
-from lionlab_server.models import Project, Run, RunStatus, RunTag, utcnow
+from lionlab_server.models import MetricKey, MetricSummary, Project, Run, RunStatus, RunTag, utcnow
 from lionlab_server.store.scope import Scope
 
 
@@ -36,20 +36,8 @@ def _tags(session: Session, run_ids: list[int]) -> dict[int, list[str]]:
 
 
 def _out(row: Run, tags: list[str]) -> schemas.Run:
-    return schemas.Run(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        status=RunStatus(row.status),
-        optimizer=row.optimizer,
-        config=row.config,
-        tags=tags,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        worker=row.worker,
-        error=row.error,
-    )
+    fields = {f: getattr(row, f) for f in schemas.Run.model_fields if f not in ("tags", "status")}
+    return schemas.Run(**fields, tags=tags, status=RunStatus(row.status))
 
 
 def run_row(session: Session, scope: Scope, run_id: int) -> Run:
@@ -66,16 +54,21 @@ def _set_tags(session: Session, run_id: int, tags: list[str]) -> None:
 
 
 def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> schemas.Run:
+    """A run logged by a script (running) or a job for a worker (queued, config['job'])."""
     project = session.get(Project, data.project_id)
     if project is None or not scope.allows(project.id):
         raise NotFound("project", data.project_id, "project_id")
+    status, optimizer, config = data.status, data.optimizer, data.config
+    if data.job is not None:
+        status, optimizer = RunStatus.QUEUED.value, data.job.optimizer.name
+        config = {**config, "job": data.job.model_dump(mode="json")}
     row = Run(
         project_id=project.id,
         name=data.name or "",
-        status=data.status,
-        optimizer=data.optimizer,
-        config=data.config,
-        started_at=utcnow() if data.status == RunStatus.RUNNING.value else None,
+        status=status,
+        optimizer=optimizer,
+        config=config,
+        started_at=utcnow() if status == RunStatus.RUNNING.value else None,
     )
     session.add(row)
     session.flush()
@@ -138,3 +131,26 @@ def _set_status(row: Run, status: RunStatus) -> None:
         row.started_at = utcnow()
     if status.finished and row.finished_at is None:
         row.finished_at = utcnow()
+
+
+def adamw_baseline_lr(session: Session, project_id: int) -> float | None:
+    """The lr of the project's AdamW baseline: the AdamW job with the lowest final eval loss,
+    else the newest AdamW job; None when the project has none."""
+    rows = session.execute(
+        select(Run.id, Run.config)
+        .where(Run.project_id == project_id, Run.optimizer == "adamw")
+        .order_by(Run.created_at.desc())
+        .limit(500)
+    ).all()
+    jobs = [(r.id, r.config["job"]["optimizer"]["lr"]) for r in rows if r.config.get("job")]
+    if not jobs:
+        return None
+    final = dict(
+        session.execute(
+            select(MetricSummary.run_id, MetricSummary.last_value)
+            .join(MetricKey, MetricKey.id == MetricSummary.key_id)
+            .where(MetricKey.name == "eval_loss", MetricSummary.run_id.in_([j[0] for j in jobs]))
+        ).all()
+    )
+    scored = [(final[rid], lr) for rid, lr in jobs if final.get(rid) is not None]
+    return min(scored)[1] if scored else jobs[0][1]

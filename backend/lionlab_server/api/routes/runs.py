@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
+from lionlab.jobs import lion_lr_warning
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.db import begin_write
@@ -17,12 +18,21 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
 
 
-@router.post("", status_code=201, response_model=schemas.Run)
-def create_run(data: schemas.RunCreate, session: SessionDep, scope: ScopeDep):
+@router.post("", status_code=201, response_model=schemas.RunCreated)
+def create_run(data: schemas.RunCreate, request: Request, session: SessionDep, scope: ScopeDep):
+    """Create a run. With `job`, the run is queued for a worker and the answer may carry
+    warnings about the settings (e.g. a Lion lr above this project's AdamW baseline)."""
     begin_write(session)
     run = store.create_run(session, scope, data)
+    warnings = []
+    if data.job is not None and data.job.optimizer.name == "lion":
+        baseline = store.adamw_baseline_lr(session, data.project_id)
+        warning = lion_lr_warning(data.job.optimizer.lr, baseline)
+        warnings = [warning] if warning else []
     session.commit()
-    return run
+    if data.job is not None:
+        request.app.state.dispatcher.dispatch_pending()
+    return schemas.RunCreated(**run.model_dump(), warnings=warnings)
 
 
 @router.get("", response_model=schemas.Page[schemas.Run])

@@ -1,0 +1,57 @@
+"""Job lifecycle endpoints: workers claim, heartbeat and finish; users cancel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from lionlab.jobs import job_spec_schema
+from lionlab_server import schemas
+from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.db import begin_write
+from lionlab_server.models import RunStatus
+from lionlab_server.store import lifecycle
+from lionlab_server.store.runs import get_run
+
+router = APIRouter(tags=["jobs"])
+
+
+@router.get("/jobs/schema")
+def job_schema(_: ScopeDep) -> dict:
+    """JSON schema of a job spec, with each optimizer's defaults (for forms and clients)."""
+    return job_spec_schema()
+
+
+@router.post("/runs/{run_id}/claim", response_model=schemas.Run)
+def claim_run(run_id: int, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
+    """A worker takes a queued job; 409 if another worker has it or it ended."""
+    begin_write(session)
+    lifecycle.claim(session, scope, run_id, data.worker)
+    session.commit()
+    return get_run(session, scope, run_id)
+
+
+@router.post("/runs/{run_id}/heartbeat", response_model=schemas.Heartbeat)
+def heartbeat(run_id: int, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
+    """The worker is alive; the answer says whether to stop (cancelled, diverged)."""
+    begin_write(session)
+    stop = lifecycle.heartbeat(session, scope, run_id, data.worker)
+    session.commit()
+    return schemas.Heartbeat(stop=stop)
+
+
+@router.post("/runs/{run_id}/finish", response_model=schemas.Run)
+def finish_run(run_id: int, data: schemas.Finish, session: SessionDep, scope: ScopeDep):
+    begin_write(session)
+    lifecycle.finish(session, scope, run_id, data.worker, data.status, data.error)
+    session.commit()
+    return get_run(session, scope, run_id)
+
+
+@router.post("/runs/{run_id}/cancel", response_model=schemas.Run)
+def cancel_run(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
+    """Stop a run: a queued one at once, a running job at its worker's next heartbeat.
+    Every metric logged so far is kept."""
+    begin_write(session)
+    lifecycle.request_stop(session, scope, run_id, RunStatus.CANCELLED)
+    session.commit()
+    return get_run(session, scope, run_id)

@@ -1,0 +1,92 @@
+"""Handing queued jobs to the broker, and the reaper that requeues jobs of lost workers.
+
+A run is committed as queued before its message is sent, and is marked dispatched only once
+the broker took the message; a dispatch that failed (broker down) is retried by the next
+round, so a submitted job is never lost between the database and the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lionlab.settings import Settings
+from lionlab_server.db import begin_write, session_scope
+from lionlab_server.store import lifecycle
+
+log = logging.getLogger("lionlab.dispatch")
+
+
+class Dispatcher:
+    """Sends `lionlab.train_run` messages; the Celery app is built on first use."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]):
+        self.settings, self.sessions = settings, sessions
+        self._celery = None
+        self._lock = threading.Lock()
+
+    @property
+    def celery(self):
+        if self._celery is None:
+            from lionlab_worker.celery_app import make_celery
+
+            self._celery = make_celery(self.settings)
+        return self._celery
+
+    def _send(self, run_id: int, job: dict) -> bool:
+        from lionlab_worker.queues import TRAIN_TASK, queue_for
+
+        try:
+            self.celery.send_task(
+                TRAIN_TASK, args=[run_id], queue=queue_for(job.get("device", "auto")).value
+            )
+        except Exception as exc:  # broker down: the run stays queued for the next round
+            log.warning("could not queue run %s (%s); will retry", run_id, exc)
+            return False
+        return True
+
+    def dispatch_pending(self) -> int:
+        """Send every queued, undispatched job; returns how many the broker took."""
+        with self._lock, session_scope(self.sessions) as session:
+            begin_write(session)
+            pending = lifecycle.take_undispatched(session)
+        sent = 0
+        for run_id, job in pending:
+            if self._send(run_id, job):
+                sent += 1
+                continue
+            with session_scope(self.sessions) as session:
+                begin_write(session)
+                lifecycle.undo_dispatch(session, run_id)
+        return sent
+
+    def reap(self) -> list[int]:
+        """Requeue jobs whose worker went silent, then dispatch what is pending."""
+        with session_scope(self.sessions) as session:
+            begin_write(session)
+            requeued = lifecycle.reap_lost(
+                session, self.settings.lost_after, self.settings.max_attempts
+            )
+        if requeued:
+            log.warning("workers lost on runs %s: requeued or ended", requeued)
+        self.dispatch_pending()
+        return requeued
+
+
+class Reaper(threading.Thread):
+    """Background loop of the API server: reap lost jobs and retry pending dispatches."""
+
+    def __init__(self, dispatcher: Dispatcher):
+        super().__init__(name="lionlab-reaper", daemon=True)
+        self.dispatcher = dispatcher
+        self.interval = max(0.5, min(5.0, dispatcher.settings.lost_after / 3))
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.dispatcher.reap()
+            except Exception:  # the database may be restarting: try again next round
+                log.exception("reaper round failed")

@@ -1,0 +1,185 @@
+"""Starting LionLab's worker processes on this machine, and the demo comparison.
+
+`lionlab worker --gpus 0,1` runs one Celery worker process per GPU, each pinned with
+CUDA_VISIBLE_DEVICES and consuming the `gpu` queue one job at a time. Without GPUs one
+process consumes both queues, so jobs asking for 'auto' still run on a CPU-only machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    name: str  # Celery node name
+    queues: tuple[str, ...]
+    env: dict[str, str]
+
+    def describe(self) -> str:
+        pin = self.env.get("CUDA_VISIBLE_DEVICES")
+        where = f"GPU {pin} (CUDA_VISIBLE_DEVICES={pin})" if pin is not None else "CPU"
+        return f"worker {self.name}: {where}, queues {','.join(self.queues)}"
+
+
+def plan_workers(gpus: list[str] | None, queues: list[str] | None) -> list[WorkerPlan]:
+    """One process per GPU given (or per visible GPU when none is named), else one on CPU."""
+    if gpus is None:
+        gpus = _visible_gpus()
+    if gpus:
+        return [
+            WorkerPlan(
+                f"gpu{g}@%h",
+                tuple(queues or ["gpu"]),
+                {"CUDA_VISIBLE_DEVICES": g, "LIONLAB_WORKER_DEVICE": "cuda"},
+            )
+            for g in gpus
+        ]
+    return [
+        WorkerPlan(
+            "cpu@%h",
+            tuple(queues or ["cpu", "gpu"]),
+            {"CUDA_VISIBLE_DEVICES": "", "LIONLAB_WORKER_DEVICE": "cpu"},
+        )
+    ]
+
+
+def _visible_gpus() -> list[str]:
+    try:
+        import torch
+    except ImportError:
+        return []
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def celery_command(plan: WorkerPlan, loglevel: str = "info") -> list[str]:
+    # solo pool: the job runs in this process (one GPU, one job); no gossip/mingle chatter.
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "lionlab_worker.celery_app",
+        "worker",
+        "-P",
+        "solo",
+        "-c",
+        "1",
+        "--prefetch-multiplier",
+        "1",
+        "-Q",
+        ",".join(plan.queues),
+        "-n",
+        plan.name,
+        "-l",
+        loglevel,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def start_workers(plans: list[WorkerPlan], loglevel: str = "info") -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(celery_command(p, loglevel), env={**os.environ, **p.env}) for p in plans
+    ]
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout: float = 30) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def wait_all(procs: list[subprocess.Popen]) -> int:
+    """Wait for every process; on Ctrl-C or SIGTERM stop them all. Returns the worst code."""
+    signal.signal(signal.SIGTERM, lambda *_: stop_processes(procs))
+    try:
+        return max(p.wait() for p in procs)
+    except KeyboardInterrupt:
+        stop_processes(procs)
+        return 130
+
+
+DEMO_STEPS = 600
+
+
+def demo_jobs() -> list[tuple[str, dict]]:
+    """A Lion-vs-AdamW comparison on the built-in character LM, with the paper's transfer rule
+    (Lion lr = AdamW lr / 10, weight decay x 10, as in the paper's examples)."""
+    from lionlab.optim import lion_from_adamw
+
+    adamw_lr, adamw_wd = 1e-3, 0.01
+    lion = lion_from_adamw(adamw_lr, adamw_wd, factor=10)
+    base = {
+        "task": "char_lm",
+        "steps": DEMO_STEPS,
+        "eval_interval": 50,
+        "schedule": {"warmup_steps": 50, "decay": "cosine"},
+        "device": "auto",
+        "seed": 0,
+    }
+    return [
+        (
+            "demo-adamw",
+            {**base, "optimizer": {"name": "adamw", "lr": adamw_lr, "weight_decay": adamw_wd}},
+        ),
+        (
+            "demo-lion",
+            {
+                **base,
+                "optimizer": {"name": "lion", "lr": lion.lr, "weight_decay": lion.weight_decay},
+            },
+        ),
+    ]
+
+
+def queue_demo(api) -> list[int]:
+    """Submit the demo comparison to project 'demo'; returns the run ids."""
+    from lionlab.client.run import project_id
+
+    pid = project_id(api, "demo")
+    return [
+        api.post("/runs", {"project_id": pid, "name": name, "job": job, "tags": ["demo"]})["id"]
+        for name, job in demo_jobs()
+    ]
+
+
+def follow(api, run_ids: list[int], out=sys.stdout, every: float = 10.0) -> None:
+    """Print the runs' progress until they end (a daemon thread runs this for `up --demo`)."""
+    while True:
+        lines, done = [], True
+        for rid in run_ids:
+            run = api.get(f"/runs/{rid}")
+            summaries = {s["key"]: s for s in api.get(f"/runs/{rid}/metrics")}
+            step = summaries.get("train_loss", {}).get("last_step") or 0
+            total = run["config"]["job"]["steps"]
+            ev = summaries.get("eval_loss", {}).get("last")
+            lines.append(
+                f"{run['name']}: {run['status']} {step}/{total}"
+                + (f" eval_loss {ev:.3f}" if isinstance(ev, float) else "")
+            )
+            done &= run["status"] not in ("queued", "running")
+        print("demo | " + " | ".join(lines), file=out, flush=True)
+        if done:
+            return
+        time.sleep(every)
+
+
+def follow_in_background(api, run_ids: list[int]) -> threading.Thread:
+    thread = threading.Thread(
+        target=follow, args=(api, run_ids), daemon=True, name="lionlab-demo-progress"
+    )
+    thread.start()
+    return thread
