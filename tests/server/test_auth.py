@@ -57,3 +57,15 @@ def test_docs_are_public_and_list_the_api(api):
     assert api.client.get("/docs").status_code == 200
     paths = api.client.get("/openapi.json").json()["paths"]
     assert "/api/v1/runs/{run_id}/metrics" in paths and "/api/v1/series" in paths
+
+
+def test_the_dashboard_cookie_authenticates_and_writes_need_the_csrf_header(api):
+    client = api.client
+    client.cookies.set("lionlab_token", api.token)
+    assert client.get("/api/v1/projects").status_code == 200
+    r = client.post("/api/v1/projects", json={"name": "x"})
+    assert r.status_code == 403 and "X-LionLab-CSRF" in r.json()["detail"]
+    r = client.post("/api/v1/projects", json={"name": "x"}, headers={"X-LionLab-CSRF": "1"})
+    assert r.status_code == 201
+    client.cookies.set("lionlab_token", "llk_wrong")
+    assert client.get("/api/v1/projects").status_code == 401

@@ -152,3 +152,18 @@ def test_a_job_the_broker_refused_is_dispatched_later(api, app, settings):
     up = Dispatcher(settings, app.state.sessionmaker)  # the embedded broker: reachable
     assert up.dispatch_pending() == 1
     assert up.dispatch_pending() == 0  # sent once
+
+
+def test_rerun_queues_a_copy_of_the_job(api, job):
+    r = api.post(f"/runs/{job['id']}/rerun")
+    assert r.status_code == 201
+    copy = r.json()
+    assert copy["id"] != job["id"] and copy["status"] == "queued"
+    assert copy["config"]["job"] == job["config"]["job"]
+    assert copy["name"] == f"{job['name']}-rerun"
+
+
+def test_rerun_of_a_script_run_is_refused(api):
+    run = api.run(api.project()["id"])
+    r = api.post(f"/runs/{run['id']}/rerun")
+    assert r.status_code == 422 and "nothing to re-run" in r.json()["detail"][0]["msg"]

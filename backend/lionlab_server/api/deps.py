@@ -30,18 +30,44 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+COOKIE = "lionlab_token"  # set by the dashboard's sign-in page (HttpOnly, SameSite=Strict)
+CSRF_HEADER = "x-lionlab-csrf"  # cookie-authenticated writes must carry it (any value)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The bearer token, else the dashboard's sign-in cookie.
+
+    A cross-site page can make a browser send the cookie but cannot add a custom header
+    without a CORS preflight (which LionLab never grants), so cookie-authenticated writes
+    must carry X-LionLab-CSRF.
+    """
+    if credentials is not None:
+        return credentials.credentials
+    token = request.cookies.get(COOKIE)
+    if token and request.method not in SAFE_METHODS and CSRF_HEADER not in request.headers:
+        raise HTTPException(
+            403,
+            "a request signed in by cookie must send the header "
+            "X-LionLab-CSRF (the dashboard does); scripts use a bearer token",
+        )
+    return token
+
+
 def get_scope(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Scope:
-    if credentials is None:
+    token = request_token(request, credentials)
+    if token is None:
         raise HTTPException(
             401,
             "missing API token: send the header 'Authorization: Bearer <token>' "
             "(the server printed an admin token on first start; `lionlab token create` makes more)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    scope = resolve_token(session, credentials.credentials)
+    scope = resolve_token(session, token)
     session.rollback()  # end the read transaction; the route starts its own
     if scope is None:
         raise HTTPException(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from lionlab.jobs import job_spec_schema
+from lionlab.jobs import JobSpec, job_spec_schema
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.db import begin_write
+from lionlab_server.errors import InputError
 from lionlab_server.models import RunStatus
 from lionlab_server.store import lifecycle
-from lionlab_server.store.runs import get_run
+from lionlab_server.store.runs import create_run, get_run
 
 router = APIRouter(tags=["jobs"])
 
@@ -45,6 +46,29 @@ def finish_run(run_id: int, data: schemas.Finish, session: SessionDep, scope: Sc
     lifecycle.finish(session, scope, run_id, data.worker, data.status, data.error)
     session.commit()
     return get_run(session, scope, run_id)
+
+
+@router.post("/runs/{run_id}/rerun", status_code=201, response_model=schemas.RunCreated)
+def rerun(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
+    """Queue a new run with the same job spec, project and tags (name gets a suffix)."""
+    begin_write(session)
+    old = get_run(session, scope, run_id)
+    if "job" not in old.config:
+        raise InputError(
+            ("path", "run_id"),
+            f"run {run_id} was logged by a script, not "
+            "submitted as a job: there is nothing to re-run",
+        )
+    data = schemas.RunCreate(
+        project_id=old.project_id,
+        name=f"{old.name}-rerun",
+        tags=old.tags,
+        job=JobSpec.model_validate(old.config["job"]),
+    )
+    run = create_run(session, scope, data)
+    session.commit()
+    request.app.state.dispatcher.dispatch_pending()
+    return schemas.RunCreated(**run.model_dump())
 
 
 @router.post("/runs/{run_id}/cancel", response_model=schemas.Run)
