@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 
@@ -89,13 +90,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     token = _prepare(settings)
     plans = launch.plan_workers(None, None)
     print(_banner(settings, token, ["API server"] + [p.describe() for p in plans]), flush=True)
-    workers = launch.start_workers(plans, loglevel="warning")
+    # The local worker stops with `up` (Ctrl-C, or however `up` ends); a job it was running
+    # is requeued by the next `up` and resumes from its last checkpoint.
+    workers = launch.start_workers(
+        plans, loglevel="error", quiet=True, parent_death_signal=signal.SIGKILL
+    )
     if args.demo:
         threading.Thread(target=_demo, args=(settings,), daemon=True).start()
     try:
         _serve(settings, 1)
     finally:
-        launch.stop_processes(workers)
+        launch.stop_processes(workers, sig=signal.SIGKILL)
     return 0
 
 
@@ -103,8 +108,8 @@ def _demo(settings: Settings) -> None:
     from lionlab import launch
     from lionlab.client import connect
 
+    launch.wait_until_up(settings.resolved_api_url)
     api = connect(settings.resolved_api_url)
-    api.get("/projects")  # retried until the server answers
     run_ids = launch.queue_demo(api)
     url = settings.resolved_api_url
     print(

@@ -24,7 +24,7 @@ class WorkerPlan:
 
     def describe(self) -> str:
         pin = self.env.get("CUDA_VISIBLE_DEVICES")
-        where = f"GPU {pin} (CUDA_VISIBLE_DEVICES={pin})" if pin is not None else "CPU"
+        where = f"GPU {pin} (CUDA_VISIBLE_DEVICES={pin})" if pin else "CPU"
         return f"worker {self.name}: {where}, queues {','.join(self.queues)}"
 
 
@@ -58,42 +58,57 @@ def _visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def celery_command(plan: WorkerPlan, loglevel: str = "info") -> list[str]:
+def celery_command(plan: WorkerPlan, loglevel: str = "info", quiet: bool = False) -> list[str]:
     # solo pool: the job runs in this process (one GPU, one job); no gossip/mingle chatter.
+    worker = "worker -P solo -c 1 --prefetch-multiplier 1 --without-gossip --without-mingle"
     return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "lionlab_worker.celery_app",
-        "worker",
-        "-P",
-        "solo",
-        "-c",
-        "1",
-        "--prefetch-multiplier",
-        "1",
-        "-Q",
-        ",".join(plan.queues),
-        "-n",
-        plan.name,
-        "-l",
-        loglevel,
-        "--without-gossip",
-        "--without-mingle",
+        sys.executable, "-m", "celery", *(["--quiet"] if quiet else []),
+        "-A", "lionlab_worker.celery_app", *worker.split(),
+        "-Q", ",".join(plan.queues), "-n", plan.name, "-l", loglevel,
+    ]  # fmt: skip
+
+
+def _die_with_parent(sig: int):
+    """A preexec_fn making the child receive `sig` when its parent dies (Linux), so no worker
+    outlives the command that started it, however that command ends."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def set_pdeathsig() -> None:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # 1 = PR_SET_PDEATHSIG
+
+    return set_pdeathsig
+
+
+def start_workers(
+    plans: list[WorkerPlan],
+    loglevel: str = "info",
+    quiet: bool = False,
+    parent_death_signal: int = signal.SIGTERM,
+) -> list[subprocess.Popen]:
+    """Celery worker processes. SIGTERM lets a worker finish its job first (draining a
+    node); SIGKILL stops it at once (its job is requeued and resumes from a checkpoint)."""
+    env = dict(os.environ)
+    if quiet:  # `lionlab up` on a developer's machine or in a container running as root
+        env["PYTHONWARNINGS"] = "ignore:You're running the worker with superuser privileges"
+    return [
+        subprocess.Popen(
+            celery_command(p, loglevel, quiet),
+            env={**env, **p.env},
+            preexec_fn=_die_with_parent(parent_death_signal),
+        )
+        for p in plans
     ]
 
 
-def start_workers(plans: list[WorkerPlan], loglevel: str = "info") -> list[subprocess.Popen]:
-    return [
-        subprocess.Popen(celery_command(p, loglevel), env={**os.environ, **p.env}) for p in plans
-    ]
-
-
-def stop_processes(procs: list[subprocess.Popen], timeout: float = 30) -> None:
+def stop_processes(
+    procs: list[subprocess.Popen], timeout: float = 30, sig: int = signal.SIGTERM
+) -> None:
     for p in procs:
         if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
+            p.send_signal(sig)
     deadline = time.monotonic() + timeout
     for p in procs:
         try:
@@ -110,6 +125,21 @@ def wait_all(procs: list[subprocess.Popen]) -> int:
     except KeyboardInterrupt:
         stop_processes(procs)
         return 130
+
+
+def wait_until_up(url: str, timeout: float = 120) -> None:
+    """Block until the server at `url` answers its health check."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"LionLab at {url} did not answer within {timeout:.0f}s")
 
 
 DEMO_STEPS = 600

@@ -13,7 +13,13 @@ import pytest
 from lionlab.settings import Settings
 from lionlab_server.db import make_engine
 from lionlab_server.migrate import upgrade
-from lionlab_server.throwaway import create_database, drop_database, postgres_url, redis_url
+from lionlab_server.throwaway import (
+    claim_redis_db,
+    create_database,
+    drop_database,
+    postgres_url,
+    redis_url,
+)
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -109,17 +115,7 @@ def redis_server() -> str:
 
 @pytest.fixture
 def redis_db_url(redis_server) -> str:
-    """A Redis DB number of this test's own (claimed with a marker key), flushed afterwards."""
-    import redis
-
-    for db in range(15, 0, -1):
-        client = redis.Redis.from_url(f"{redis_server}/{db}")
-        if client.set("lionlab:test-claim", os.getpid(), nx=True, ex=3600):
-            if client.dbsize() == 1:  # nobody else keeps data in this DB
-                yield f"{redis_server}/{db}"
-                client.flushdb()
-                client.close()
-                return
-            client.delete("lionlab:test-claim")
-        client.close()
-    raise RuntimeError("no free Redis database number (1-15) for this test")
+    """A Redis DB number of this test's own, emptied afterwards."""
+    url, release = claim_redis_db(redis_server)
+    yield url
+    release()

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from lionlab.launch import WorkerPlan, celery_command
+
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 
@@ -184,6 +186,23 @@ def drop_database(admin_url: str, name: str) -> None:
     _admin_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def claim_redis_db(base_url: str) -> tuple[str, object]:
+    """A Redis DB number nobody uses (claimed with a marker key): (url, release function).
+
+    release() empties the DB; Redis servers are shared, so each user takes its own number.
+    """
+    import redis
+
+    for db in range(15, 0, -1):
+        client = redis.Redis.from_url(f"{base_url}/{db}")
+        if client.set("lionlab:claim", os.getpid(), nx=True, ex=6 * 3600):
+            if client.dbsize() == 1:  # nobody else keeps data in this DB
+                return f"{base_url}/{db}", lambda c=client: (c.flushdb(), c.close())
+            client.delete("lionlab:claim")
+        client.close()
+    raise RuntimeError("no free Redis database number (1-15)")
+
+
 def redis_url() -> tuple[str, ThrowawayRedis | None]:
     if port_open("127.0.0.1", 6379):
         return LOCAL_REDIS, None
@@ -261,3 +280,102 @@ def start_server(
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"lionlab {command} did not answer in {timeout}s:\n{server.text()}")
+
+
+CPU_WORKER = WorkerPlan(
+    "cpu@%h", ("cpu", "gpu"), {"CUDA_VISIBLE_DEVICES": "", "LIONLAB_WORKER_DEVICE": "cpu"}
+)
+
+
+@dataclass
+class Stack:
+    """A whole LionLab on this machine: a server process and Celery worker processes."""
+
+    server: LiveServer
+    env: dict[str, str]
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def start_worker(self) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            **self.env,
+            **CPU_WORKER.env,
+            "LIONLAB_API_URL": self.server.url,
+            "LIONLAB_API_TOKEN": self.server.token,
+        }
+        proc = subprocess.Popen(
+            celery_command(CPU_WORKER, "warning"),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.workers.append(proc)
+        return proc
+
+    def api(self, method: str, path: str, **kw) -> httpx.Response:
+        return httpx.request(
+            method, f"{self.server.url}/api/v1{path}", headers=self.server.headers, timeout=30, **kw
+        )
+
+    def submit(self, job: dict, project: str = "e2e") -> int:
+        """Queue `job` in `project` (created when missing); returns the run id."""
+        found = self.api("GET", "/projects", params={"name": project}).json()["items"]
+        pid = (
+            found[0]["id"]
+            if found
+            else self.api("POST", "/projects", json={"name": project}).json()["id"]
+        )
+        r = self.api("POST", "/runs", json={"project_id": pid, "job": job})
+        if r.status_code != 201:
+            raise RuntimeError(f"submit failed: {r.status_code} {r.text}")
+        return r.json()["id"]
+
+    def run(self, run_id: int) -> dict:
+        return self.api("GET", f"/runs/{run_id}").json()
+
+    def summaries(self, run_id: int) -> dict[str, dict]:
+        return {s["key"]: s for s in self.api("GET", f"/runs/{run_id}/metrics").json()}
+
+    def wait(self, run_id: int, until, timeout: float = 240) -> dict:
+        """Poll the run until `until(run)` holds; fail with its state if it does not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if until(run):
+                return run
+            time.sleep(0.25)
+        raise TimeoutError(f"run {run_id} stayed {run['status']}: {run}")
+
+    def wait_done(self, run_id: int, timeout: float = 240) -> dict:
+        return self.wait(run_id, lambda r: r["status"] not in ("queued", "running"), timeout)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+        self.server.stop()
+
+
+def start_stack(
+    data_dir: Path,
+    database_url: str = "",
+    broker_url: str = "",
+    lost_after: float = 30,
+    workers: int = 1,
+) -> Stack:
+    """Server and `workers` CPU workers on the given database and broker (empty: embedded)."""
+    env = {
+        "LIONLAB_DATABASE_URL": database_url,
+        "LIONLAB_BROKER_URL": broker_url,
+        "LIONLAB_LOST_AFTER": str(lost_after),
+        "LIONLAB_DATA_DIR": str(data_dir),
+        "LIONLAB_CHECKPOINT_DIR": str(data_dir / "checkpoints"),
+    }
+    stack = Stack(start_server(data_dir, env=env), env)
+    for _ in range(workers):
+        stack.start_worker()
+    return stack

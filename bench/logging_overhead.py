@@ -1,0 +1,81 @@
+"""Step time of a built-in task with and without logging every step through the client.
+
+The step period is the time between consecutive `log` calls of the training loop, so it
+includes the logging call itself (and, through the GIL, the background sender). Trials
+alternate between a sink that discards and the real client sending to a live server.
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from lionlab.client import init
+from lionlab.jobs import JobSpec
+from lionlab_server.throwaway import start_server
+from lionlab_worker.training import run_training
+
+STEPS = int(os.environ.get("LIONLAB_BENCH_STEPS", "150"))
+TRIALS = int(os.environ.get("LIONLAB_BENCH_TRIALS", "3"))
+
+
+class PeriodSink:
+    """Records the time between log calls; forwards to `run` (a client Run) if given."""
+
+    def __init__(self, run=None):
+        self.run, self.marks = run, []
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.marks.append(time.perf_counter())
+        if self.run is not None:
+            self.run.log(metrics, step=step)
+
+    def should_stop(self) -> str | None:
+        return None
+
+    def median_period(self) -> float:
+        periods = [b - a for a, b in zip(self.marks[5:], self.marks[6:], strict=False)]
+        return statistics.median(periods)
+
+
+def _trial(task: str, tmp: Path, server=None) -> float:
+    spec = JobSpec(task=task, steps=STEPS, eval_interval=10**6, checkpoint_interval=0, device="cpu")
+    run = init(project="bench-logging", api_url=server.url, token=server.token) if server else None
+    sink = PeriodSink(run)
+    run_training(spec, sink, tmp / f"ckpt-{time.monotonic_ns()}")
+    if run is not None:
+        run.finish()
+    return sink.median_period()
+
+
+def overhead(task: str, tmp: Path, server) -> dict:
+    plain, logged = [], []
+    for _ in range(TRIALS):
+        plain.append(_trial(task, tmp))
+        logged.append(_trial(task, tmp, server))
+    base, with_log = statistics.median(plain), statistics.median(logged)
+    return {
+        "step_ms": round(base * 1000, 2),
+        "step_ms_logged": round(with_log * 1000, 2),
+        "overhead_pct": round((with_log - base) / base * 100, 2),
+    }
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="lionlab-bench-") as tmp:
+        server = start_server(Path(tmp) / "data")
+        try:
+            lm = overhead("char_lm", Path(tmp), server)
+            cnn = overhead("image_classifier", Path(tmp), server)
+        finally:
+            server.stop()
+    print(json.dumps({**lm, "image_classifier": cnn, "steps": STEPS, "trials": TRIALS}))
+
+
+if __name__ == "__main__":
+    main()
