@@ -54,23 +54,33 @@ def _p50(client: httpx.Client, param_list: list[dict]) -> dict:
     }
 
 
+def _measure(client: httpx.Client, server, headers) -> dict:
+    long_run = make_run(server, headers, "bench-query")
+    short_run = make_run(server, headers, "bench-query")
+    _log(client, long_run, 1_000_000)
+    _log(client, short_run, 10_000)
+    base = {"key": "loss", "max_points": MAX_POINTS}
+    rng = np.random.default_rng(0)
+    zooms = []
+    for _ in range(REPEATS):
+        width = int(10 ** rng.uniform(3, 5.7))  # 1e3 .. 5e5 steps
+        start = int(rng.integers(0, 1_000_000 - width))
+        zooms.append({**base, "run": long_run, "start": start, "end": start + width})
+    return {
+        "long": _p50(client, [{**base, "run": long_run}] * REPEATS),
+        "short": _p50(client, [{**base, "run": short_run}] * REPEATS),
+        "zoom": _p50(client, zooms),
+    }
+
+
 def main() -> None:
-    with bench_postgres() as url, bench_server(url) as (server, headers):
-        with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client:
-            long_run = make_run(server, headers, "bench-query")
-            short_run = make_run(server, headers, "bench-query")
-            _log(client, long_run, 1_000_000)
-            _log(client, short_run, 10_000)
-            base = {"key": "loss", "max_points": MAX_POINTS}
-            long = _p50(client, [{**base, "run": long_run}] * REPEATS)
-            short = _p50(client, [{**base, "run": short_run}] * REPEATS)
-            rng = np.random.default_rng(0)
-            zooms = []
-            for _ in range(REPEATS):
-                width = int(10 ** rng.uniform(3, 5.7))
-                start = int(rng.integers(0, 1_000_000 - width))
-                zooms.append({**base, "run": long_run, "start": start, "end": start + width})
-            zoom = _p50(client, zooms)
+    with (
+        bench_postgres() as url,
+        bench_server(url) as (server, headers),
+        httpx.Client(base_url=server.url, headers=headers, timeout=120) as client,
+    ):
+        m = _measure(client, server, headers)
+    long, short = m["long"], m["short"]
     print(
         json.dumps(
             {
@@ -79,7 +89,7 @@ def main() -> None:
                 "ratio_1e6_over_1e4": round(long["server"] / short["server"], 2),
                 "p50_round_trip_ms_1e6": round(long["round_trip"], 2),
                 "p50_round_trip_ms_1e4": round(short["round_trip"], 2),
-                "p50_ms_zoom_1e6": round(zoom["server"], 2),
+                "p50_ms_zoom_1e6": round(m["zoom"]["server"], 2),
                 "points_returned_1e6": long["points"],
                 "points_returned_1e4": short["points"],
                 "max_points": MAX_POINTS,
