@@ -211,3 +211,14 @@ class Flag(Base):
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DetectorState(Base):
+    """A run's online detector state (JSON), saved with every batch it has seen, so a server
+    restart mid-run neither loses nor repeats flags."""
+
+    __tablename__ = "detector_states"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -145,6 +145,9 @@ class IngestResult(BaseModel):
     run_id: int
     points: int = Field(description="Points written (new or overwritten).")
     keys: list[str]
+    flags: list[dict] = Field(
+        default_factory=list, description="Detector flags this batch raised (see /flags)."
+    )
 
 
 class Series(BaseModel):

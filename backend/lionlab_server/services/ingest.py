@@ -15,6 +15,8 @@ import pydantic_core
 from sqlalchemy.orm import Session
 
 from lionlab_server.errors import InputError
+from lionlab_server.models import Run
+from lionlab_server.services import detection
 from lionlab_server.store.metrics import KeyPoints, ingest_points
 
 NON_FINITE = {
@@ -171,8 +173,10 @@ def parse_batch(raw: bytes, max_points: int, now: float | None = None) -> list[K
     return out
 
 
-def ingest(session: Session, run_id: int, batch: list[KeyPoints]) -> int:
-    """Store a validated batch (the run was checked by the caller); points written."""
+def ingest(session: Session, run_id: int, batch: list[KeyPoints]) -> tuple[int, list[dict]]:
+    """Store a validated batch (the run was checked by the caller) and run the detectors on
+    it, in one transaction; returns (points written, flags raised)."""
     if not batch:
-        return 0
-    return ingest_points(session, run_id, batch)
+        return 0, []
+    written = ingest_points(session, run_id, batch)
+    return written, detection.feed(session, session.get(Run, run_id), batch)

@@ -37,9 +37,11 @@ def _store_batch(
     run_row(session, scope, run_id)  # 404 before parsing: the run is the first thing to fix
     session.rollback()
     batch = ingest_service.parse_batch(raw, settings.max_batch_points)
-    written = ingest_service.ingest(session, run_id, batch)
+    written, flags = ingest_service.ingest(session, run_id, batch)
     session.commit()
-    return schemas.IngestResult(run_id=run_id, points=written, keys=[kp.name for kp in batch])
+    return schemas.IngestResult(
+        run_id=run_id, points=written, keys=[kp.name for kp in batch], flags=flags
+    )
 
 
 @router.post("/runs/{run_id}/metrics", response_model=schemas.IngestResult, openapi_extra=BATCH_DOC)

@@ -1,0 +1,63 @@
+"""Feeding each ingested batch to its run's online detectors, in the ingestion transaction.
+
+The detectors see one row per step at which the loss or the gradient norm was logged; a key
+missing in a row is NaN, which the detectors read as "not logged" next to a finite value
+(lionlab/detect/batch.py). Rows at or before the last step they saw are ignored, so re-sent
+batches are harmless; flags are stored once per (run, kind, start step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from lionlab.detect import OnlineDetectors
+from lionlab_server.models import Run, RunStatus
+from lionlab_server.store import flags as flag_store
+from lionlab_server.store.metrics import KeyPoints
+
+# Detector input -> the metric keys that feed it, first match wins (workers log train_loss;
+# users' scripts often log loss).
+INPUTS = {"loss": ("train_loss", "loss"), "grad_norm": ("grad_norm",), "lr": ("lr",)}
+
+
+def detector_rows(batch: list[KeyPoints]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(steps, {input: values}) aligned on the steps where loss or grad_norm was logged."""
+    by_name = {kp.name: kp for kp in batch}
+    chosen = {}
+    for name, keys in INPUTS.items():
+        found = next((by_name[k] for k in keys if k in by_name), None)
+        if found is not None:
+            chosen[name] = found
+    driving = [chosen[n].steps for n in ("loss", "grad_norm") if n in chosen]
+    if not driving:
+        return np.zeros(0, np.int64), {}
+    steps = np.unique(np.concatenate(driving))
+    columns = {}
+    for name, kp in chosen.items():
+        column = np.full(len(steps), np.nan)
+        idx = np.searchsorted(steps, kp.steps)
+        inside = (idx < len(steps)) & (steps[np.minimum(idx, len(steps) - 1)] == kp.steps)
+        column[idx[inside]] = kp.values[inside]
+        columns[name] = column
+    return steps, columns
+
+
+def feed(session: Session, run: Run, batch: list[KeyPoints]) -> list[dict]:
+    """Run the batch through the run's detectors; store and return the new flags."""
+    steps, columns = detector_rows(batch)
+    if not len(steps):
+        return []
+    state = flag_store.lock_state(session, run.id)
+    detectors = OnlineDetectors() if state is None else OnlineDetectors.from_state(state)
+    flags = [f.to_dict() for f in detectors.update(steps, columns)]
+    flag_store.save_state(session, run.id, detectors.state_dict())
+    flag_store.add_flags(session, run.id, flags)
+    if any(f["kind"] == "divergence" for f in flags) and _stops_on_divergence(run):
+        run.stop_requested = run.stop_requested or RunStatus.DIVERGED.value
+    return flags
+
+
+def _stops_on_divergence(run: Run) -> bool:
+    job = (run.config or {}).get("job") or {}
+    return run.status == RunStatus.RUNNING.value and bool(job.get("stop_on_divergence"))
