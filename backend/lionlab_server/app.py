@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from lionlab.settings import Settings, get_settings
+from lionlab_server import web
 from lionlab_server.api import errors
 from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, tokens
 from lionlab_server.db import make_engine, make_sessionmaker
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (projects, runs, jobs, metrics, flags, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     errors.install(app)
+    web.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict:

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from lionlab.jobs import lion_lr_warning
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.db import begin_write
 from lionlab_server.models import RunStatus
+from lionlab_server.services.job_checks import job_warnings
 from lionlab_server.store import runs as store
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -24,11 +24,7 @@ def create_run(data: schemas.RunCreate, request: Request, session: SessionDep, s
     warnings about the settings (e.g. a Lion lr above this project's AdamW baseline)."""
     begin_write(session)
     run = store.create_run(session, scope, data)
-    warnings = []
-    if data.job is not None and data.job.optimizer.name == "lion":
-        baseline = store.adamw_baseline_lr(session, data.project_id)
-        warning = lion_lr_warning(data.job.optimizer.lr, baseline)
-        warnings = [warning] if warning else []
+    warnings = job_warnings(session, data)
     session.commit()
     if data.job is not None:
         request.app.state.dispatcher.dispatch_pending()

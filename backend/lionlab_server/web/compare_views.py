@@ -1,0 +1,83 @@
+"""/api/v1/views/compare: several runs overlaid per metric, and their differing parameters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.errors import InputError
+from lionlab_server.store import runs
+from lionlab_server.store.series import query_series, summaries
+from lionlab_server.views.compare import compare_figure, compare_runs
+from lionlab_server.views.run_charts import STANDARD_CHARTS
+from lionlab_server.views.traces import x_axis
+from lionlab_server.web.gather import (
+    MaxPoints,
+    Smoothing,
+    TzOffset,
+    XModeQuery,
+    json_response,
+    row_of,
+)
+
+router = APIRouter(prefix="/views", tags=["views"])
+
+MAX_COMPARED = 24
+KEY_ORDER = [k for chart in STANDARD_CHARTS for k in chart.keys]
+
+
+def _keys(logged: set[str]) -> list[str]:
+    """Standard metrics in page order, then the others by name."""
+    return [k for k in KEY_ORDER if k in logged] + sorted(logged - set(KEY_ORDER))
+
+
+def _charts(keys, run_ids, series, comparison, axis, smoothing) -> list[dict]:
+    by_pair = {(s.run_id, s.key): s for s in series}
+    charts = []
+    for key in keys:
+        per_run = {rid: by_pair[(rid, key)] for rid in run_ids}
+        figure = compare_figure(key, comparison.styles, per_run, axis, smoothing)
+        charts.append({"id": f"key:{key}", "title": key, "keys": [key], "figure": figure})
+    return charts
+
+
+@router.get("/compare")
+def compare_view(
+    session: SessionDep,
+    scope: ScopeDep,
+    run: Annotated[list[int], Query(description="Run ids, in legend order.")],
+    max_points: MaxPoints = 1000,
+    x: XModeQuery = "step",
+    smoothing: Smoothing = 0.6,
+    tz: TzOffset = 0,
+):
+    """Runs' rows with colours and labels, the table of differing parameters, one figure
+    per metric any of them logged."""
+    run_ids = list(dict.fromkeys(run))
+    if len(run_ids) > MAX_COMPARED:
+        raise InputError(("query", "run"), f"compare at most {MAX_COMPARED} runs at a time")
+    selected = [runs.get_run(session, scope, rid) for rid in run_ids]
+    comparison = compare_runs(selected)
+    keys = _keys({s.key for rid in run_ids for s in summaries(session, rid)})
+    series = query_series(session, scope, run_ids, keys, max_points) if keys else []
+    axis = x_axis(x, series, tz * 60.0)
+    now = datetime.now(timezone.utc)
+    styles = {s.run_id: s for s in comparison.styles}
+    rows = [
+        {
+            "row": row_of(session, scope, r, now).model_dump(mode="json"),
+            "label": styles[r.id].label,
+            "color": styles[r.id].color,
+        }
+        for r in selected
+    ]
+    return json_response(
+        {
+            "runs": rows,
+            "table": comparison.table(selected),
+            "charts": _charts(keys, run_ids, series, comparison, axis, smoothing),
+        }
+    )

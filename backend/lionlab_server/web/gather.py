@@ -1,0 +1,44 @@
+"""Reads shared by the view endpoints: a run's summaries and flags, its table row, figures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Query, Response
+from sqlalchemy.orm import Session
+
+from lionlab_server.schemas import FlagOut, Run
+from lionlab_server.store.flags import list_flags
+from lionlab_server.store.runs import run_row as visible_run
+from lionlab_server.store.scope import Scope
+from lionlab_server.store.series import summaries
+from lionlab_server.views.runs_table import RunRow, run_row
+from lionlab_server.views.traces import XMode
+
+# Query parameters every chart endpoint takes.
+MaxPoints = Annotated[
+    int, Query(ge=16, le=20_000, description="Points per series: about the chart's width in px.")
+]
+XModeQuery = Annotated[XMode, Query(description="x axis: step, wall (clock) or relative time.")]
+Smoothing = Annotated[float, Query(ge=0.0, lt=1.0, description="Debiased EMA weight.")]
+TzOffset = Annotated[
+    int, Query(ge=-900, le=900, description="Viewer's UTC offset in minutes (wall-clock axis).")
+]
+
+
+def flags_of(session: Session, scope: Scope, run_id: int) -> list[FlagOut]:
+    visible_run(session, scope, run_id)  # NotFound outside the scope
+    return list_flags(session, run_id)
+
+
+def row_of(session: Session, scope: Scope, run: Run, now: datetime | None = None) -> RunRow:
+    now = now or datetime.now(timezone.utc)
+    return run_row(run, summaries(session, run.id), flags_of(session, scope, run.id), now)
+
+
+def json_response(body: Any) -> Response:
+    """orjson: numpy arrays (figure data) serialize natively; NaN becomes null."""
+    raw = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    return Response(raw, media_type="application/json")

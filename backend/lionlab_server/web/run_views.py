@@ -1,0 +1,111 @@
+"""/api/v1/views: what the runs table and the run page draw (rows, figures)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from lionlab_server import schemas
+from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.routes.runs import SORT_PATTERN
+from lionlab_server.models import RunStatus
+from lionlab_server.store import projects, runs
+from lionlab_server.store.series import query_series, summaries
+from lionlab_server.views.params import format_param, run_params
+from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart_figure
+from lionlab_server.views.runs_table import RunRow
+from lionlab_server.views.traces import x_axis
+from lionlab_server.web.gather import (
+    MaxPoints,
+    Smoothing,
+    TzOffset,
+    XModeQuery,
+    flags_of,
+    json_response,
+    row_of,
+)
+
+router = APIRouter(prefix="/views", tags=["views"])
+
+
+class RunView(BaseModel):
+    row: RunRow
+    project: schemas.Project
+    flags: list[schemas.FlagOut]
+    metrics: list[schemas.MetricSummary]
+    params: dict[str, str] = Field(description="Every parameter of the run, flat, formatted.")
+
+
+@router.get("/projects/{project_id}/runs", response_model=schemas.Page[RunRow])
+def runs_table(
+    project_id: int,
+    session: SessionDep,
+    scope: ScopeDep,
+    status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    optimizer: Annotated[list[str], Query()] = [],  # noqa: B006
+    tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-created_at",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
+):
+    """The project's runs as table rows: progress, ETA, loss, flags, key hyper-parameters."""
+    projects.get_project(session, scope, project_id)
+    f = runs.RunFilter(
+        project_id=project_id,
+        status=tuple(s.value for s in status),
+        optimizer=tuple(optimizer),
+        tag=tuple(tag),
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    page = runs.list_runs(session, scope, f)
+    now = datetime.now(timezone.utc)
+    rows = [row_of(session, scope, run, now) for run in page.items]
+    return schemas.Page(items=rows, total=page.total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/runs/{run_id}", response_model=RunView)
+def run_view(run_id: int, session: SessionDep, scope: ScopeDep):
+    """The run page's header and panels: its row, project, flags and metric summaries."""
+    run = runs.get_run(session, scope, run_id)
+    return RunView(
+        row=row_of(session, scope, run),
+        project=projects.get_project(session, scope, run.project_id),
+        flags=flags_of(session, scope, run_id),
+        metrics=summaries(session, run_id),
+        params={k: format_param(v) for k, v in run_params(run).items()},
+    )
+
+
+@router.get("/runs/{run_id}/charts")
+def run_charts(
+    run_id: int,
+    session: SessionDep,
+    scope: ScopeDep,
+    max_points: MaxPoints = 1000,
+    x: XModeQuery = "step",
+    smoothing: Smoothing = 0.6,
+    tz: TzOffset = 0,
+):
+    """One Plotly figure per chart of the run: standard metrics first, then every other key."""
+    runs.get_run(session, scope, run_id)
+    charts = plan_charts(s.key for s in summaries(session, run_id))
+    keys = [k for c in charts for k in c.keys]
+    series = query_series(session, scope, [run_id], keys, max_points) if keys else []
+    by_key = {s.key: s for s in series}
+    axis = x_axis(x, series, tz * 60.0)
+    flags = assign_flags(flags_of(session, scope, run_id), charts)
+    body = [
+        {
+            **c.as_json(),
+            "figure": run_chart_figure(
+                c, [by_key[k] for k in c.keys], flags[c.id], axis, smoothing
+            ),
+        }
+        for c in charts
+    ]
+    return json_response({"charts": body})

@@ -1,0 +1,188 @@
+// One metric chart: draws a server-built figure with plotly.js, refetches the visible range
+// from /api/v1/series on zoom or pan (about one point per pixel), smooths on the client.
+
+import { get } from "./api.js";
+import { axisNumber, debiasedEma, decodeFigure, seriesArrays, stepToX, stepsInRange } from "./series.js";
+
+const CONFIG = {
+  displaylogo: false,
+  showTips: false,
+  responsive: true,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+  toImageButtonOptions: { format: "png", scale: 2 },
+};
+const REFETCH_DELAY_MS = 120;
+const PLOT_MARGIN_PX = 72; // layout.margin.l + r
+
+export function pointsFor(widthPx) {
+  return Math.max(100, Math.min(4000, Math.round(widthPx)));
+}
+
+export class Chart {
+  constructor(el, { smoothing = 0.6, logY = false, status = null } = {}) {
+    this.el = el;
+    this.smoothing = smoothing;
+    this.logY = logY;
+    this.statusEl = status;
+    this.zoom = null; // {x0, x1, yFixed} while zoomed, else null (whole run)
+    this.seq = 0;
+    this.revision = 0;
+    this.timer = null;
+    this.bound = false;
+  }
+
+  get meta() {
+    return this.el.layout?.meta || {};
+  }
+
+  get data() {
+    return this.el.data || [];
+  }
+
+  plotWidth() {
+    return Math.max(100, this.el.clientWidth - PLOT_MARGIN_PX);
+  }
+
+  async draw(figure) {
+    decodeFigure(figure);
+    const layout = figure.layout;
+    layout.yaxis.type = this.logY ? "log" : "linear";
+    if (this.zoom) layout.xaxis = { ...layout.xaxis, range: [this.zoom.x0, this.zoom.x1], autorange: false };
+    layout.datarevision = ++this.revision;
+    const stale = figure.data.some((t) => t.meta?.role === "smoothed" && t.meta.smoothing !== this.smoothing);
+    if (stale) this.smoothTraces(figure.data);
+    await window.Plotly.react(this.el, figure.data, layout, CONFIG);
+    if (!this.bound) {
+      this.el.on("plotly_relayout", (event) => this.onRelayout(event));
+      this.bound = true;
+    }
+    if (this.zoom) this.scheduleRefetch(); // fresh figure covers the whole run: refill the zoom
+  }
+
+  onRelayout(event) {
+    if (event["xaxis.autorange"]) {
+      this.zoom = null;
+      this.scheduleRefetch();
+      return;
+    }
+    const x0 = event["xaxis.range[0]"] ?? event["xaxis.range"]?.[0];
+    const x1 = event["xaxis.range[1]"] ?? event["xaxis.range"]?.[1];
+    if (x0 === undefined || x1 === undefined) return; // log toggle, y-only changes
+    const yFixed = "yaxis.range[0]" in event || "yaxis.range" in event;
+    this.zoom = { x0, x1, yFixed };
+    this.scheduleRefetch();
+  }
+
+  scheduleRefetch() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.refetch(), REFETCH_DELAY_MS);
+  }
+
+  // The step range on screen, or [undefined, undefined] for the whole run.
+  visibleSteps() {
+    if (!this.zoom) return [undefined, undefined];
+    const x0 = axisNumber(this.zoom.x0, this.meta);
+    const x1 = axisNumber(this.zoom.x1, this.meta);
+    if (this.meta.x_mode === "step") return [Math.max(0, Math.floor(x0)), Math.max(0, Math.ceil(x1))];
+    const raw = this.data.find((t) => t.meta?.role === "raw" && t.customdata?.length);
+    return raw ? stepsInRange(raw.x, raw.customdata, x0, x1) : [undefined, undefined];
+  }
+
+  async refetch() {
+    const seq = ++this.seq;
+    const [start, end] = this.visibleSteps();
+    const pairs = this.data.filter((t) => t.meta?.role === "raw").map((t) => t.meta);
+    const runs = [...new Set(pairs.map((p) => p.run))];
+    const keys = [...new Set(pairs.map((p) => p.key))];
+    if (!runs.length) return;
+    this.setStatus("loading…");
+    try {
+      const answers = await Promise.all(
+        runs.map((run) =>
+          get("/series", { run, key: keys, max_points: pointsFor(this.plotWidth()), start, end }),
+        ),
+      );
+      if (seq !== this.seq) return; // a newer zoom superseded this answer
+      await this.applySeries(answers.flatMap((a) => a.series));
+      this.setStatus("");
+    } catch (err) {
+      if (seq === this.seq) this.setStatus(`could not load: ${err.message}`);
+    }
+  }
+
+  async applySeries(seriesList) {
+    const data = this.data.map((t) => ({ ...t }));
+    const meta = this.meta;
+    for (const s of seriesList) {
+      const at = (role) =>
+        data.findIndex((t) => t.meta?.run === s.run_id && t.meta?.key === s.key && t.meta?.role === role);
+      const [iRaw, iSmooth, iBad] = [at("raw"), at("smoothed"), at("nonfinite")];
+      if (iRaw < 0) continue;
+      const a = seriesArrays(meta, s);
+      const steps = meta.x_mode === "step" ? undefined : a.steps;
+      Object.assign(data[iRaw], { x: a.x, y: a.finite, customdata: steps });
+      Object.assign(data[iSmooth], { x: a.x, y: debiasedEma(a.finite, this.smoothing), customdata: steps });
+      data[iSmooth].meta = { ...data[iSmooth].meta, smoothing: this.smoothing };
+      const bad = a.nonfinite;
+      data[iBad] = {
+        ...data[iBad],
+        x: bad.x,
+        y: bad.y,
+        customdata: bad.customdata,
+        text: bad.text,
+        marker: { ...data[iBad].marker, symbol: bad.symbol },
+      };
+    }
+    const layout = { ...this.el.layout, datarevision: ++this.revision };
+    if (this.zoom && !this.zoom.yFixed) layout.yaxis = { ...layout.yaxis, autorange: true };
+    if (!this.zoom) layout.xaxis = { ...layout.xaxis, autorange: true };
+    await window.Plotly.react(this.el, data, layout, CONFIG);
+    this.el.dataset.refetches = String(Number(this.el.dataset.refetches || 0) + 1);
+  }
+
+  smoothTraces(data) {
+    for (const trace of data) {
+      if (trace.meta?.role !== "smoothed") continue;
+      const raw = data.find(
+        (t) => t.meta?.role === "raw" && t.meta.run === trace.meta.run && t.meta.key === trace.meta.key,
+      );
+      trace.y = debiasedEma(Float64Array.from(raw.y), this.smoothing);
+      trace.meta = { ...trace.meta, smoothing: this.smoothing };
+    }
+  }
+
+  async setSmoothing(weight) {
+    this.smoothing = weight;
+    if (!this.el.data) return;
+    const data = this.data.map((t) => ({ ...t }));
+    this.smoothTraces(data);
+    await window.Plotly.react(this.el, data, { ...this.el.layout, datarevision: ++this.revision }, CONFIG);
+  }
+
+  async setLogY(on) {
+    this.logY = on;
+    if (this.el.data)
+      await window.Plotly.relayout(this.el, { "yaxis.type": on ? "log" : "linear", "yaxis.autorange": true });
+  }
+
+  // Zoom to a step range (a flag's span); the relayout event triggers the refetch.
+  async zoomToSteps(first, last) {
+    if (!this.el.data) return;
+    let [x0, x1] = [first, last];
+    if (this.meta.x_mode !== "step") {
+      const raw = this.data.find((t) => t.meta?.role === "raw" && t.customdata?.length);
+      if (!raw) return;
+      [x0, x1] = [stepToX(raw.x, raw.customdata, first), stepToX(raw.x, raw.customdata, last)];
+    }
+    await window.Plotly.relayout(this.el, { "xaxis.range": [x0, x1], "yaxis.autorange": true });
+  }
+
+  async resetZoom() {
+    if (this.el.data)
+      await window.Plotly.relayout(this.el, { "xaxis.autorange": true, "yaxis.autorange": true });
+  }
+
+  setStatus(text) {
+    if (this.statusEl) this.statusEl.textContent = text;
+  }
+}

@@ -1,0 +1,194 @@
+// Compare: any runs overlaid per metric, coloured by optimizer; the URL (?runs=1,2,3)
+// holds the selection, so the page can be shared.
+
+import { get } from "../api.js";
+import { pointsFor } from "../chart.js";
+import { ChartGrid, maxPointsFor } from "../chart_grid.js";
+import { chartState, renderControls, setUrlParams, tzOffsetMinutes } from "../controls.js";
+import { h, replace } from "../dom.js";
+import { fmtValue } from "../format.js";
+import { plotlyReady } from "../plotly_loader.js";
+import { emptyState, errorState, optimizerBadge, statusBadge, toast } from "../ui.js";
+
+const state = { ...chartState(), runs: selectionFromUrl() };
+const body = document.getElementById("compare-body");
+let grid = null;
+
+function selectionFromUrl() {
+  const params = new URLSearchParams(location.search);
+  const ids = [...(params.get("runs") || "").split(","), ...params.getAll("run")];
+  return [...new Set(ids.map((s) => Number.parseInt(s, 10)).filter((n) => n > 0))];
+}
+
+function setSelection(ids) {
+  state.runs = [...new Set(ids)];
+  setUrlParams({ runs: state.runs.join(",") });
+  load();
+}
+
+function chips(runs) {
+  return runs.map(({ row, label, color }) => {
+    const remove = h(
+      "button",
+      { type: "button", title: `Remove ${row.run.name}`, "aria-label": `Remove ${row.run.name}` },
+      "×",
+    );
+    remove.addEventListener("click", () => setSelection(state.runs.filter((id) => id !== row.run.id)));
+    return h(
+      "span",
+      { class: "run-chip", dataset: { run: row.run.id } },
+      h("span", { class: "swatch", style: { background: color } }),
+      h("a", { href: `/runs/${row.run.id}` }, row.run.name),
+      h("span", { class: "muted" }, label !== row.run.name ? label : ""),
+      remove,
+    );
+  });
+}
+
+function paramsTable(data) {
+  const { columns, rows } = data.table;
+  const byRun = new Map(data.runs.map((r) => [r.row.run.id, r]));
+  const head = h(
+    "tr",
+    {},
+    h("th", {}, "Run"),
+    h("th", {}, "Status"),
+    columns.map((c) => h("th", { dataset: { param: c.key } }, c.label)),
+    h("th", { class: "right" }, "Last loss"),
+    h("th", { class: "right" }, "Best loss"),
+  );
+  const bodyRows = rows.map((r) => {
+    const { row, color } = byRun.get(r.run);
+    return h(
+      "tr",
+      { dataset: { run: r.run } },
+      h(
+        "td",
+        {},
+        h("span", { class: "swatch", style: { background: color } }),
+        " ",
+        h("a", { class: "run-name", href: `/runs/${r.run}` }, row.run.name),
+      ),
+      h("td", {}, statusBadge(row.run.status)),
+      r.values.map((v, i) =>
+        h("td", { class: "mono" }, columns[i].key === "optimizer" ? optimizerBadge(v) : formatParam(v)),
+      ),
+      h("td", { class: "right num" }, fmtValue(row.last_loss)),
+      h("td", { class: "right num" }, fmtValue(row.best_loss)),
+    );
+  });
+  const note = columns.length
+    ? `${columns.length} parameter${columns.length === 1 ? "" : "s"} differ; equal ones are hidden.`
+    : data.runs.length > 1
+      ? "These runs share every parameter."
+      : "Add another run to see which parameters differ.";
+  return h(
+    "div",
+    { class: "card", id: "params" },
+    h(
+      "div",
+      { class: "card-head" },
+      h("h2", {}, "Differing parameters"),
+      h("span", { class: "muted" }, note),
+    ),
+    h(
+      "div",
+      { class: "table-wrap" },
+      h("table", { class: "data" }, h("thead", {}, head), h("tbody", {}, bodyRows)),
+    ),
+  );
+}
+
+function formatParam(v) {
+  if (v === null || v === undefined) return "—";
+  if (Array.isArray(v)) return `(${v.join(", ")})`;
+  return String(v);
+}
+
+async function load() {
+  renderSelectionPlaceholder();
+  if (!state.runs.length) {
+    replace(
+      body,
+      h(
+        "div",
+        { class: "card" },
+        emptyState(
+          "Pick runs to compare",
+          "Add runs with the picker above, or select them in a project's runs table and press Compare.",
+        ),
+      ),
+    );
+    return;
+  }
+  try {
+    const width = body.clientWidth > 1100 ? (body.clientWidth - 16) / 2 : body.clientWidth;
+    const points = grid ? maxPointsFor(grid.container) : pointsFor(width - 88);
+    const query = {
+      run: state.runs,
+      max_points: points,
+      x: state.x,
+      smoothing: state.smoothing,
+      tz: tzOffsetMinutes(),
+    };
+    const [data] = await Promise.all([get("/views/compare", query), plotlyReady()]);
+    await show(data);
+  } catch (err) {
+    replace(body, h("div", { class: "card" }, errorState(err.message, load)));
+  }
+}
+
+function renderSelectionPlaceholder() {
+  if (!state.runs.length)
+    replace(document.getElementById("selection"), h("span", { class: "muted" }, "No runs selected."));
+}
+
+async function show(data) {
+  replace(document.getElementById("selection"), chips(data.runs));
+  const controls = h("div", { class: "card", id: "chart-controls" });
+  const charts = h("div", { class: "chart-grid", id: "charts" });
+  replace(body, paramsTable(data), controls, charts);
+  grid = new ChartGrid(charts, state);
+  renderControls(controls, state, {
+    x: () => load(),
+    smoothing: (w) => grid.setSmoothing(w),
+    logY: (on) => grid.setLogY(on),
+    reset: () => grid.resetZoom(),
+  });
+  await grid.render(data.charts, emptyState("No metrics", "None of these runs has logged metrics yet."));
+}
+
+async function setupPicker() {
+  const projectSelect = document.getElementById("picker-project");
+  const runSelect = document.getElementById("picker-run");
+  const add = document.getElementById("picker-add");
+  const projects = await get("/projects", { limit: 500 });
+  projectSelect.append(...projects.items.map((p) => h("option", { value: p.id }, p.name)));
+  projectSelect.addEventListener("change", async () => {
+    runSelect.disabled = add.disabled = true;
+    replace(runSelect, h("option", { value: "" }, "Choose a run…"));
+    if (!projectSelect.value) return;
+    const runs = await get("/runs", { project_id: projectSelect.value, limit: 500 });
+    runSelect.append(
+      ...runs.items.map((r) =>
+        h("option", { value: r.id }, `${r.name} · ${r.optimizer || "?"} · ${r.status}`),
+      ),
+    );
+    runSelect.disabled = false;
+  });
+  runSelect.addEventListener("change", () => {
+    add.disabled = !runSelect.value;
+  });
+  add.addEventListener("click", () => setSelection([...state.runs, Number(runSelect.value)]));
+}
+
+document.getElementById("copy-link").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    toast("Link copied: it opens this comparison.");
+  } catch {
+    toast(`Copy this link: ${location.href}`, { ms: 9000 });
+  }
+});
+setupPicker().catch((err) => toast(`Could not list projects: ${err.message}`, { kind: "error" }));
+load();

@@ -1,0 +1,121 @@
+// The run page: header, tiles, flags, configuration and metric charts; a queued or running
+// run refreshes every second without a reload.
+
+import { get } from "../api.js";
+import { ChartGrid, maxPointsFor } from "../chart_grid.js";
+import { chartState, renderControls, tzOffsetMinutes } from "../controls.js";
+import { h } from "../dom.js";
+import { plotlyReady } from "../plotly_loader.js";
+import { renderConfig, renderFlags, renderHeader, renderTiles } from "../run_panels.js";
+import { emptyState, errorState } from "../ui.js";
+
+const runId = document.body.dataset.runId;
+const LIVE_MS = 1000;
+const state = chartState();
+const grid = new ChartGrid(document.getElementById("charts"), state);
+let last = null; // the last view shown: what changed since decides what to refetch
+
+function chartQuery() {
+  return {
+    max_points: maxPointsFor(grid.container),
+    x: state.x,
+    smoothing: state.smoothing,
+    tz: tzOffsetMinutes(),
+  };
+}
+
+function noMetrics(run) {
+  if (run.config?.job) {
+    const text =
+      run.status === "queued"
+        ? "The job is waiting for a worker; charts appear with its first metrics."
+        : "The job has not logged metrics.";
+    return emptyState("No metrics yet", text);
+  }
+  return emptyState(
+    "No metrics yet",
+    "Nothing has been logged for this run yet. From your script:",
+    h("pre", {}, `run.log({"train_loss": loss}, step=step)`),
+  );
+}
+
+async function loadCharts() {
+  const [body] = await Promise.all([get(`/views/runs/${runId}/charts`, chartQuery()), plotlyReady()]);
+  await grid.render(body.charts, noMetrics(last?.row.run || {}));
+}
+
+function showView(view) {
+  renderHeader(view, refresh);
+  renderTiles(view.row);
+  renderFlags(view.flags, (f) => grid.zoomToSteps(Math.max(0, f.start_step - 10), f.end_step + 10));
+  renderConfig(view);
+}
+
+function metricsSignature(view) {
+  return view.metrics.map((m) => `${m.key}:${m.count}:${m.last_step}`).join("|");
+}
+
+function keysSignature(view) {
+  return view.metrics.map((m) => m.key).join("|");
+}
+
+function flagsSignature(view) {
+  return view.flags.map((f) => `${f.id}:${f.end_step}`).join("|");
+}
+
+async function refresh() {
+  const view = await get(`/views/runs/${runId}`);
+  const before = last;
+  last = view;
+  showView(view);
+  if (!before) return;
+  if (keysSignature(view) !== keysSignature(before) || flagsSignature(view) !== flagsSignature(before)) {
+    await loadCharts(); // new charts or new flag shapes: rebuild figures (zoom is kept)
+  } else if (metricsSignature(view) !== metricsSignature(before)) {
+    await grid.refreshUnzoomed();
+  }
+}
+
+function live(status) {
+  return status === "queued" || status === "running";
+}
+
+async function poll() {
+  try {
+    if (!document.hidden) await refresh(); // a background tab waits until it is shown
+  } catch (err) {
+    console.warn("refresh failed:", err.message);
+  }
+  if (live(last?.row.run.status)) setTimeout(poll, LIVE_MS);
+}
+
+async function start() {
+  renderControls(document.getElementById("chart-controls"), state, {
+    x: () => {
+      grid.forgetZoom();
+      return loadCharts();
+    },
+    smoothing: (w) => grid.setSmoothing(w),
+    logY: (on) => grid.setLogY(on),
+    reset: () => grid.resetZoom(),
+  });
+  const charts = get(`/views/runs/${runId}/charts`, chartQuery());
+  try {
+    last = await get(`/views/runs/${runId}`);
+    showView(last);
+    const [body] = await Promise.all([charts, plotlyReady()]);
+    await grid.render(body.charts, noMetrics(last.row.run));
+  } catch (err) {
+    grid.container.replaceChildren(
+      h(
+        "div",
+        { class: "card" },
+        errorState(err.message, () => location.reload()),
+      ),
+    );
+    return;
+  }
+  if (live(last.row.run.status)) setTimeout(poll, LIVE_MS);
+}
+
+start();

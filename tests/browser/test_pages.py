@@ -1,0 +1,78 @@
+"""Projects and runs pages: list, create, filter, sort, select to compare, cancel, re-run."""
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROW_NAMES = (
+    "() => [...document.querySelectorAll('#runs-table tbody tr .run-name')].map(a => a.textContent)"
+)
+
+
+def test_projects_page_lists_projects_with_run_counts(open_page, dashboard):
+    tab = open_page("/projects")
+    row = tab.page.locator(f"tr[data-project='{dashboard.project['id']}']")
+    row.wait_for()
+    assert "browser" in row.inner_text()
+    total = dashboard.api("GET", "/runs", params={"project_id": dashboard.project["id"]}).json()
+    assert str(total["total"]) in row.locator("td").nth(1).inner_text()
+    tab.screenshot("projects")
+
+
+def test_create_a_project_with_its_validation_message(open_page):
+    tab = open_page("/projects")
+    tab.expect_refusals(422)
+    page = tab.page
+    page.click("#new-project-toggle")
+    page.fill("#project-name", "not a valid name!")
+    page.click("#new-project button[type=submit]")
+    error = page.locator(".field[data-path=name] .error")
+    error.wait_for()
+    assert "pattern" in error.inner_text()
+    page.fill("#project-name", "made-in-browser")
+    page.click("#new-project button[type=submit]")
+    page.wait_for_url("**/projects/*")
+    assert page.locator("h1").inner_text() == "made-in-browser"
+    page.get_by_text("No runs yet").wait_for()
+    tab.screenshot("runs-empty")
+
+
+def test_runs_table_filters_sorts_and_selects(open_page, dashboard):
+    tab = open_page(f"/projects/{dashboard.project['id']}")
+    page = tab.page
+    page.wait_for_selector("#runs-table")
+    names = page.evaluate(ROW_NAMES)
+    assert {"lion-1e-4", "adamw-1e-3", "long-script"} <= set(names)
+    lion = page.locator(f"tr[data-run='{dashboard.runs['lion']}']")
+    assert "Queued" in lion.inner_text() and "1e-4" in lion.inner_text()
+    assert "1,500 / 2,000" in lion.inner_text()  # progress: step of total
+    tab.screenshot("runs")
+    page.select_option("#filter-optimizer", "adamw")
+    page.wait_for_function(f"() => ({ROW_NAMES})().every(n => n.startsWith('adamw'))")
+    assert "optimizer=adamw" in page.url
+    page.select_option("#filter-optimizer", "")
+    page.wait_for_function(f"() => ({ROW_NAMES})().includes('long-script')")
+    page.fill("#filter-text", "1e-")
+    page.wait_for_function(f"() => ({ROW_NAMES})().every(n => n.includes('1e-'))")
+    page.click("th[data-sort=lr]")
+    assert page.evaluate(ROW_NAMES)[:2] == ["adamw-1e-3", "lion-1e-4"]  # lr descending
+    for role in ("lion", "adamw"):
+        page.check(f"tr[data-run='{dashboard.runs[role]}'] input[type=checkbox]")
+    href = page.get_attribute("#compare-selected", "href")
+    assert sorted(href.split("runs=")[1].split(",")) == sorted(
+        str(dashboard.runs[r]) for r in ("lion", "adamw")
+    )
+
+
+def test_cancel_and_rerun_from_the_table(open_page, dashboard):
+    queued = dashboard.new_run(name="to-cancel", job={"steps": 10})
+    tab = open_page(f"/projects/{dashboard.project['id']}?q=to-cancel")
+    page = tab.page
+    row = page.locator(f"tr[data-run='{queued}']")
+    row.locator("button", has_text="Cancel").click()
+    row.locator("button", has_text="Confirm cancel").click()
+    page.locator(f"tr[data-run='{queued}'] [data-status=cancelled]").wait_for()
+    assert dashboard.api("GET", f"/runs/{queued}").json()["status"] == "cancelled"
+    page.locator(f"tr[data-run='{queued}'] button", has_text="Re-run").click()
+    page.get_by_text("Queued to-cancel-rerun").wait_for()
+    page.wait_for_function(f"() => ({ROW_NAMES})().includes('to-cancel-rerun')")
