@@ -148,7 +148,7 @@ DEMO_STEPS = 600
 def demo_jobs() -> list[tuple[str, dict]]:
     """A Lion-vs-AdamW comparison on the built-in character LM, with the paper's transfer rule
     (Lion lr = AdamW lr / 10, weight decay x 10, as in the paper's examples)."""
-    from lionlab.optim import lion_from_adamw
+    from lionlab.transfer import lion_from_adamw
 
     adamw_lr, adamw_wd = 1e-3, 0.01
     lion = lion_from_adamw(adamw_lr, adamw_wd, factor=10)
