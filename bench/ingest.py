@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import threading
 import time
 
@@ -22,7 +23,7 @@ from bench.common import bench_postgres, bench_server, make_run
 from lionlab_server.store.pgbinary import encode_points
 
 CLIENTS, KEYS, STEPS_PER_BATCH = 4, 4, 1000
-BATCHES = int(os.environ.get("LIONLAB_BENCH_BATCHES", "60"))
+BATCHES = int(os.environ.get("LIONLAB_BENCH_BATCHES", "40"))
 KEY_NAMES = [f"key_{k}" for k in range(KEYS)]
 
 
@@ -73,12 +74,17 @@ def _copy_batch(conn, table: str, run_id: int, batch: int, rng) -> None:
     conn.commit()
 
 
-def copy_rates(url: str) -> tuple[float, float]:
-    dsn = url.replace("+psycopg", "")
+def _copy_tables(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as admin:
         for table in ("bench_copy_batches", "bench_copy_stream"):
             admin.execute(f"DROP TABLE IF EXISTS {table}")
             admin.execute(f"CREATE TABLE {table} (LIKE metric_points INCLUDING ALL)")
+
+
+def copy_rates(url: str, round_no: int) -> tuple[float, float]:
+    """Raw COPY rows/s: 4 connections in batch-shaped transactions, and one stream."""
+    dsn = url.replace("+psycopg", "")
+    _copy_tables(dsn)
 
     def client(run_id: int) -> None:
         rng = np.random.default_rng(run_id)
@@ -88,24 +94,21 @@ def copy_rates(url: str) -> tuple[float, float]:
 
     total = CLIENTS * BATCHES * STEPS_PER_BATCH * KEYS
     batched = total / _parallel(client, [(r,) for r in range(1, CLIENTS + 1)])
-    rng = np.random.default_rng(0)
-    n = total
+    rng = np.random.default_rng(round_no)
     data = encode_points(
         1,
-        np.repeat(np.arange(1, KEYS + 1), n // KEYS),
-        np.tile(np.arange(n // KEYS), KEYS),
-        rng.normal(size=n),
-        np.full(n, time.time()),
+        np.repeat(np.arange(1, KEYS + 1), total // KEYS),
+        np.tile(np.arange(total // KEYS), KEYS),
+        rng.normal(size=total),
+        np.full(total, time.time()),
     )
     with psycopg.connect(dsn) as conn:
         t0 = time.perf_counter()
         with conn.cursor().copy("COPY bench_copy_stream FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(data)
         conn.commit()
-        stream = n / (time.perf_counter() - t0)
-        conn.execute("DROP TABLE bench_copy_batches")
-        conn.execute("DROP TABLE bench_copy_stream")
-        conn.commit()
+        stream = total / (time.perf_counter() - t0)
+    _copy_tables(dsn)  # leave no rows behind between rounds
     return batched, stream
 
 
@@ -121,28 +124,41 @@ def storage(url: str) -> dict:
     }
 
 
+ROUNDS = int(os.environ.get("LIONLAB_BENCH_ROUNDS", "3"))
+
+
 def main() -> None:
+    """Alternate HTTP and COPY rounds on the same database; medians of each."""
     workers = int(os.environ.get("LIONLAB_BENCH_SERVER_WORKERS", "2"))
+    http, copy, stream = [], [], []
     with bench_postgres() as url:
         with bench_server(url, workers=workers) as (server, headers):
             http_rate(server, headers)  # warm-up: connections, caches, first pages
-            points_per_s = http_rate(server, headers)
+            for round_no in range(ROUNDS):
+                http.append(http_rate(server, headers))
+                batched, single = copy_rates(url, round_no)
+                copy.append(batched)
+                stream.append(single)
         store = storage(url)
-        copy_rows_per_s, copy_stream_rows_per_s = copy_rates(url)
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS bench_copy_batches, bench_copy_stream")
+    p, c, s = (statistics.median(x) for x in (http, copy, stream))
     print(
         json.dumps(
             {
-                "points_per_s": round(points_per_s),
-                "copy_rows_per_s": round(copy_rows_per_s),
-                "ratio": round(points_per_s / copy_rows_per_s, 3),
-                "copy_stream_rows_per_s": round(copy_stream_rows_per_s),
-                "ratio_vs_stream": round(points_per_s / copy_stream_rows_per_s, 3),
+                "points_per_s": round(p),
+                "copy_rows_per_s": round(c),
+                "ratio": round(p / c, 3),
+                "copy_stream_rows_per_s": round(s),
+                "ratio_vs_stream": round(p / s, 3),
+                "ratios_by_round": [round(a / b, 3) for a, b in zip(http, copy, strict=True)],
                 "bytes_per_point": store["bytes_per_point"],
                 "bytes_per_point_with_lod": store["bytes_per_point_with_lod"],
                 "clients": CLIENTS,
                 "keys": KEYS,
                 "steps_per_batch": STEPS_PER_BATCH,
                 "batches_per_client": BATCHES,
+                "rounds": ROUNDS,
                 "server_workers": workers,
             }
         )

@@ -21,7 +21,28 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     # pre_ping replaces connections that died with a database restart, so the server rides
     # it out; requests made while the database is down fail with 503 (see api/errors.py).
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    event.listen(engine, "connect", _create_stages)
+    return engine
+
+
+# Per-connection staging tables for binary COPY (store/pgbinary.py). Created on connect, in
+# their own committed transaction, so no request's rollback can take them away.
+STAGES = {"metric_points_stage": "metric_points", "metric_lod_stage": "metric_lod"}
+
+
+def _create_stages(dbapi_conn, record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(
+        "SELECT to_regclass('metric_points') IS NOT NULL AND to_regclass('metric_lod') IS NOT NULL"
+    )
+    if cur.fetchone()[0]:  # the schema exists (a connection made before migrating has none)
+        for stage, like in STAGES.items():
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {like}) ON COMMIT DELETE ROWS"
+            )
+        record.info["stages_ready"] = True
+    dbapi_conn.commit()
 
 
 def _sqlite_engine(url: str) -> Engine:

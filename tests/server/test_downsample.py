@@ -69,3 +69,24 @@ def test_all_nan_bucket_keeps_its_count_and_nan_point():
     assert rows.n.tolist() == [10] and np.isnan(rows.min_step[0]) and rows.nan_step[0] == 0
     cand = lod_candidates(rows)
     assert cand[3].sum() == 10 and np.isnan(cand[1]).all()
+
+
+def test_all_levels_in_one_pass_equal_level_by_level_per_key():
+    from lionlab_server.services.downsample import lod_coarser, lod_levels
+
+    rng = np.random.default_rng(3)
+    parts = []
+    for key in (2, 5, 9):  # contiguous groups, each sorted by step
+        steps = np.sort(rng.choice(40_000, size=6_000, replace=False))
+        values = rng.normal(size=len(steps))
+        values[rng.random(len(steps)) < 0.01] = np.nan
+        parts.append((np.full(len(steps), key), steps, values, steps * 0.5))
+    groups, steps, values, walls = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    widths = [64, 512, 4096, 32768]
+    got = lod_levels(steps, values, walls, groups, widths)
+    want = [lod_buckets(steps, values, walls, 64, groups=groups)]
+    for width in widths[1:]:
+        want.append(lod_coarser(want[-1], width))
+    for g, w in zip(got, want, strict=True):
+        for name in ("group", "bucket", "n", "min_step", "min_value", "max_step", "nan_step"):
+            np.testing.assert_array_equal(getattr(g, name), getattr(w, name), err_msg=name)

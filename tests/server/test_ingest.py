@@ -130,3 +130,15 @@ def test_wall_time_is_stored_when_given(api):
     api.log(run, [0, 1], {"loss": [1.0, 2.0]}, wall_time=[1700000000.5, 1700000001.25])
     (s,) = api.series([run], ["loss"])
     assert s["wall_time"] == [1700000000.5, 1700000001.25]
+
+
+def test_one_batch_mixing_new_and_resent_keys_keeps_every_level_exact(api, settings):
+    run = _run(api)
+    api.log(run, range(0, 3000), {"a": np.sin(np.arange(3000)).tolist()})
+    # "a" is re-sent (overlap path) while "b" is new (append path), in one transaction.
+    api.log(
+        run,
+        range(1000, 2000),
+        {"a": np.cos(np.arange(1000)).tolist(), "b": np.arange(1000.0).tolist()},
+    )
+    _check_store_consistent(settings, run)

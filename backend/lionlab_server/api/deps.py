@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -27,6 +28,28 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+class TokenCache:
+    """Valid tokens' scopes for a few seconds, so a run logging every second does not look
+    its token up per batch. A revoked token stops working within `ttl` seconds."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 1024):
+        self.ttl, self.size = ttl, size
+        self._entries: dict[str, tuple[float, Scope]] = {}
+
+    def get(self, token: str) -> Scope | None:
+        entry = self._entries.get(token)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, token: str, scope: Scope) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[token] = (time.monotonic() + self.ttl, scope)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -54,11 +77,10 @@ def request_token(request: Request, credentials: HTTPAuthorizationCredentials | 
     return token
 
 
-def get_scope(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+def authenticate(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
 ) -> Scope:
+    """The caller's scope from its bearer token or sign-in cookie; 401 otherwise."""
     token = request_token(request, credentials)
     if token is None:
         raise HTTPException(
@@ -67,8 +89,12 @@ def get_scope(
             "(the server printed an admin token on first start; `lionlab token create` makes more)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    scope = resolve_token(session, token)
-    session.rollback()  # end the read transaction; the route starts its own
+    scope = request.app.state.token_cache.get(token)
+    if scope is None:
+        scope = resolve_token(session, token)
+        session.rollback()  # end the read transaction; the route starts its own
+        if scope is not None:
+            request.app.state.token_cache.put(token, scope)
     if scope is None:
         raise HTTPException(
             401,
@@ -76,6 +102,14 @@ def get_scope(
             headers={"WWW-Authenticate": "Bearer"},
         )
     return scope
+
+
+def get_scope(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Scope:
+    return authenticate(request, session, credentials)
 
 
 ScopeDep = Annotated[Scope, Depends(get_scope)]

@@ -108,11 +108,11 @@ def lod_buckets(
     steps: np.ndarray,
     values: np.ndarray,
     walls: np.ndarray,
-    width: int,
+    width: int | np.ndarray,
     weights: np.ndarray | None = None,
     groups: np.ndarray | None = None,
 ) -> LodRows:
-    """Aggregate points into LOD buckets of `width` steps.
+    """Aggregate points into LOD buckets of `width` steps (or a width per point).
 
     Points are sorted by step within each group (e.g. a metric key), groups contiguous;
     `LodRows.group` tells which group a bucket belongs to. `weights` is how many stored
@@ -139,32 +139,91 @@ def lod_buckets(
     )
 
 
-def lod_candidates(rows: LodRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The points LOD rows keep (min, max, first NaN), sorted by step, with their weights.
-
-    Each bucket's count goes to exactly one of its points, so summing weights per coarser
-    bucket gives that bucket's count.
-    """
+def _candidates(rows: LodRows) -> tuple[np.ndarray, ...]:
+    """(steps, values, walls, weights, groups) of the points LOD rows keep, ordered by group
+    (when rows have groups) then step. Each bucket's count rides on exactly one of its
+    points: the min point, or the NaN point of an all-NaN bucket."""
     has_min = ~np.isnan(rows.min_step)
     has_nan = ~np.isnan(rows.nan_step)
-    # The count rides on the min point, or on the NaN point of an all-NaN bucket.
-    nan_weight = np.where(has_min, 0, rows.n)
+    groups = rows.group if rows.group is not None else np.zeros(len(rows), dtype=np.int64)
     parts = [
-        (rows.min_step[has_min], rows.min_value[has_min], rows.min_wall[has_min], rows.n[has_min]),
+        (
+            rows.min_step[has_min],
+            rows.min_value[has_min],
+            rows.min_wall[has_min],
+            rows.n[has_min],
+            groups[has_min],
+        ),
         (
             rows.max_step[has_min],
             rows.max_value[has_min],
             rows.max_wall[has_min],
             np.zeros(int(has_min.sum()), dtype=np.int64),
+            groups[has_min],
         ),
         (
             rows.nan_step[has_nan],
             np.full(int(has_nan.sum()), np.nan),
             rows.nan_wall[has_nan],
-            nan_weight[has_nan],
+            np.where(has_min, 0, rows.n)[has_nan],
+            groups[has_nan],
         ),
     ]
-    steps = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    order = np.argsort(steps, kind="stable")
-    cols = [np.concatenate([p[i] for p in parts])[order] for i in (1, 2, 3)]
-    return steps[order], cols[0], cols[1], cols[2].astype(np.int64)
+    cols = [np.concatenate([p[i] for p in parts]) for i in range(5)]
+    steps = cols[0].astype(np.int64)
+    order = np.lexsort((steps, cols[4]))
+    return (
+        steps[order],
+        cols[1][order],
+        cols[2][order],
+        cols[3][order].astype(np.int64),
+        cols[4][order].astype(np.int64),
+    )
+
+
+def lod_candidates(rows: LodRows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The points one key's LOD rows keep (min, max, first NaN), sorted by step, with their
+    weights; summing weights per coarser bucket gives that bucket's count."""
+    return _candidates(rows)[:4]
+
+
+def lod_coarser(rows: LodRows, width: int) -> LodRows:
+    """A coarser level's buckets composed from a finer level's, per group: exact, because
+    a coarse bucket's min/max/first NaN is among its fine buckets' ones."""
+    steps, values, walls, weights, groups = _candidates(rows)
+    return lod_buckets(
+        steps,
+        values,
+        walls,
+        width,
+        weights=weights,
+        groups=groups if rows.group is not None else None,
+    )
+
+
+def lod_levels(
+    steps: np.ndarray, values: np.ndarray, walls: np.ndarray, groups: np.ndarray, widths: list[int]
+) -> list[LodRows]:
+    """Every LOD level of a batch, per group: the finest from the points, all coarser ones in
+    one pass over the finest level's candidates (a pass costs numpy's per-call overhead,
+    which dominates on batches this size)."""
+    finest = lod_buckets(steps, values, walls, widths[0], groups=groups)
+    c_steps, c_values, c_walls, c_weights, c_groups = _candidates(finest)
+    n, coarse = len(c_steps), widths[1:]
+    span = int(c_groups.max()) + 1 if n else 1
+    level_of = np.repeat(np.arange(len(coarse)), n)
+    rows = lod_buckets(
+        np.tile(c_steps, len(coarse)),
+        np.tile(c_values, len(coarse)),
+        np.tile(c_walls, len(coarse)),
+        np.repeat(np.asarray(coarse, dtype=np.int64), n),
+        weights=np.tile(c_weights, len(coarse)),
+        groups=level_of * span + np.tile(c_groups, len(coarse)),
+    )
+    out = [finest]
+    for i in range(len(coarse)):
+        mask = rows.group // span == i
+        fields = {f: getattr(rows, f)[mask] for f in LodRows.__dataclass_fields__}
+        fields["group"] = fields["group"] % span
+        out.append(LodRows(**fields))
+    return out

@@ -14,10 +14,12 @@ import numpy as np
 import pydantic_core
 from sqlalchemy.orm import Session
 
+from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
-from lionlab_server.models import Run
 from lionlab_server.services import detection
 from lionlab_server.store.metrics import KeyPoints, ingest_points
+from lionlab_server.store.runs import run_row
+from lionlab_server.store.scope import Scope
 
 NON_FINITE = {
     "nan": math.nan,
@@ -48,8 +50,9 @@ def parse_json(raw: bytes) -> object:
 def _int_steps(steps: object) -> np.ndarray:
     if not isinstance(steps, list) or not steps:
         raise InputError(("body", "steps"), "steps must be a non-empty array of integers")
-    arr = np.asarray(steps) if all(type(s) is int for s in steps) else None
-    if arr is None or arr.dtype.kind != "i":
+    arr = np.asarray(steps)
+    # numpy reads [1, true] as integers: booleans are refused explicitly.
+    if arr.dtype.kind != "i" or bool in set(map(type, steps)):
         for i, s in enumerate(steps):
             if type(s) is not int or not 0 <= s < 2**63:
                 raise InputError(
@@ -173,10 +176,14 @@ def parse_batch(raw: bytes, max_points: int, now: float | None = None) -> list[K
     return out
 
 
-def ingest(session: Session, run_id: int, batch: list[KeyPoints]) -> tuple[int, list[dict]]:
-    """Store a validated batch (the run was checked by the caller) and run the detectors on
-    it, in one transaction; returns (points written, flags raised)."""
+def ingest(
+    session: Session, scope: Scope, run_id: int, batch: list[KeyPoints]
+) -> tuple[int, list[dict]]:
+    """Store a validated batch and run the detectors on it, in one write transaction (the
+    caller commits); returns (points written, flags raised). NotFound outside the scope."""
+    begin_write(session)
+    run = run_row(session, scope, run_id)
     if not batch:
         return 0, []
     written = ingest_points(session, run_id, batch)
-    return written, detection.feed(session, session.get(Run, run_id), batch)
+    return written, detection.feed(session, run, batch)

@@ -8,16 +8,23 @@ merged by one INSERT ... SELECT; adapting them as Python parameters cost 3x the 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, case, column, func, or_, select, table
+from sqlalchemy import and_, case, column, func, literal_column, or_, select, table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricLod
-from lionlab_server.services.downsample import LOD_WIDTHS, LodRows, lod_buckets, lod_candidates
+from lionlab_server.services.downsample import (
+    LOD_WIDTHS,
+    LodRows,
+    lod_buckets,
+    lod_coarser,
+    lod_levels,
+)
 from lionlab_server.store.pgbinary import copy_out, decode_rows, encode_rows, stage_cursor
 from lionlab_server.store.points import read_points
 
@@ -90,6 +97,21 @@ def _on_conflict(stmt, merge: bool):
     return stmt.on_conflict_do_update(index_elements=list(_KEY), set_=set_)
 
 
+@functools.cache
+def _pg_merge_sql(merge: bool) -> str:
+    """INSERT ... SELECT from the stage ... ON CONFLICT, compiled once to SQL text: building
+    the statement per batch cost more than the database spent running it."""
+    s = _STAGE.c
+    nulled = [
+        func.nullif(s[c], literal_column("-1" if c.endswith("_step") else "'NaN'::float8"))
+        if c in _COLUMNS[1:]
+        else s[c]
+        for c in _ALL
+    ]
+    stmt = postgresql.insert(MetricLod).from_select(list(_ALL), select(*nulled))
+    return str(_on_conflict(stmt, merge).compile(dialect=postgresql.dialect()))
+
+
 def _pg_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
     r, n = batch.rows, len(batch.rows)
 
@@ -113,20 +135,15 @@ def _pg_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> No
             r.nan_wall,
         ]
     )
-    conn = session.connection()
     cursor = stage_cursor(session, "metric_lod_stage", "metric_lod")
+    if not merge:
+        # A recompute may follow this transaction's merge (ingest_points merges first) and
+        # writes level after level: start from an empty stage. A merge runs once, first, on
+        # the stage that the last commit emptied.
+        cursor.execute("DELETE FROM metric_lod_stage")
     with cursor.copy("COPY metric_lod_stage FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(data)
-    s = _STAGE.c
-    nulled = [
-        func.nullif(s[c], -1 if c.endswith("_step") else float("nan"))
-        if c in _COLUMNS[1:]
-        else s[c]
-        for c in _ALL
-    ]
-    stmt = postgresql.insert(MetricLod).from_select(list(_ALL), select(*nulled))
-    conn.execute(_on_conflict(stmt, merge))
-    cursor.execute("DELETE FROM metric_lod_stage")  # for a second write in this transaction
+    cursor.execute(_pg_merge_sql(merge))
 
 
 def _sqlite_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
@@ -163,10 +180,11 @@ def merge_appended(
     """
     key_ids = np.concatenate([np.full(len(s[1]), s[0]) for s in series])
     steps, values, walls = (np.concatenate([s[i] for s in series]) for i in (1, 2, 3))
-    parts = []
-    for level, width in LOD_WIDTHS.items():
-        rows = lod_buckets(steps, values, walls, width, groups=key_ids)
-        parts.append(LodBatch(rows.group, np.full(len(rows), level), rows))
+    levels = lod_levels(steps, values, walls, key_ids, list(LOD_WIDTHS.values()))
+    parts = [
+        LodBatch(rows.group, np.full(len(rows), level), rows)
+        for level, rows in zip(LOD_WIDTHS, levels, strict=True)
+    ]
     _write(session, run_id, LodBatch.concat(parts), merge=True)
 
 
@@ -199,9 +217,7 @@ def _bucket_range(
             session, run_id, key_id, first * width, (last + 1) * width - 1
         )
         return lod_buckets(steps, values, walls, width)
-    child = read_lod(session, run_id, key_id, level - 1, first * 8, last * 8 + 7)
-    steps, values, walls, weights = lod_candidates(child)
-    return lod_buckets(steps, values, walls, width, weights)
+    return lod_coarser(read_lod(session, run_id, key_id, level - 1, first * 8, last * 8 + 7), width)
 
 
 def read_lod(

@@ -10,15 +10,16 @@ A batch is written by one of two paths per key, chosen under the key's locked su
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from lionlab_server.db import begin_write, is_postgres
-from lionlab_server.models import MetricKey, MetricSummary, utcnow
+from lionlab_server.db import is_postgres
+from lionlab_server.models import MetricKey, UTCDateTime, utcnow
 from lionlab_server.store import lod
 from lionlab_server.store.dialect import dialect_insert
 from lionlab_server.store.pgbinary import encode_points, stage_cursor
@@ -66,36 +67,62 @@ def key_ids_for(session: Session, names: list[str]) -> dict[str, int]:
     return found
 
 
-def _lock_summaries(session: Session, run_id: int, key_ids: list[int]) -> dict[int, MetricSummary]:
-    """The (run, key) summary rows, created if new, locked in key order (no deadlocks).
+_SUMMARY_FIELDS = (
+    "count",
+    "first_step",
+    "last_step",
+    "last_value",
+    "min_value",
+    "max_value",
+    "nan_count",
+)
+
+
+@functools.cache
+def _lock_summaries_sql(n_keys: int) -> TextClause:
+    values = ", ".join(f"(:run_id, :k{i}, 0, 0, :now)" for i in range(n_keys))
+    return text(
+        "INSERT INTO metric_summaries (run_id, key_id, count, nan_count, updated_at) "
+        f"VALUES {values} ON CONFLICT (run_id, key_id) DO UPDATE "
+        f"SET updated_at = excluded.updated_at RETURNING key_id, {', '.join(_SUMMARY_FIELDS)}"
+    ).bindparams(bindparam("now", type_=UTCDateTime))
+
+
+def _lock_summaries(session: Session, run_id: int, key_ids: list[int]) -> dict[int, dict]:
+    """The (run, key) summary rows as dicts, created if new, locked in key order.
 
     ON CONFLICT DO UPDATE locks an existing row as SELECT ... FOR UPDATE would, in one
-    round trip.
+    round trip; key order keeps two batches of one run from deadlocking. (Plain SQL text:
+    it reads the same on Postgres and SQLite and costs nothing to build per batch.)
     """
+    params = {"run_id": run_id, "now": utcnow()}
+    params.update({f"k{i}": k for i, k in enumerate(sorted(key_ids))})
+    rows = session.connection().execute(_lock_summaries_sql(len(key_ids)), params)
+    return {row.key_id: dict(row._mapping) for row in rows}
+
+
+_SAVE_SUMMARY = text(
+    "UPDATE metric_summaries SET "
+    + ", ".join(f"{f} = :{f}" for f in _SUMMARY_FIELDS)
+    + ", updated_at = :now WHERE run_id = :run_id AND key_id = :key_id"
+).bindparams(bindparam("now", type_=UTCDateTime))
+
+
+def _save_summaries(session: Session, run_id: int, summaries: dict[int, dict]) -> None:
     now = utcnow()
-    stmt = dialect_insert(session)(MetricSummary).values(
-        [
-            {"run_id": run_id, "key_id": k, "count": 0, "nan_count": 0, "updated_at": now}
-            for k in sorted(key_ids)
-        ]
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_id", "key_id"], set_={"updated_at": stmt.excluded.updated_at}
-    ).returning(MetricSummary)
-    rows = session.scalars(stmt, execution_options={"populate_existing": True})
-    return {row.key_id: row for row in rows}
+    rows = [{**s, "run_id": run_id, "key_id": kid, "now": now} for kid, s in summaries.items()]
+    session.connection().execute(_SAVE_SUMMARY, rows)
 
 
 def ingest_points(session: Session, run_id: int, batch: list[KeyPoints]) -> int:
-    """Store a batch for a run (caller checked the run exists); returns points written."""
-    begin_write(session)
+    """Store a batch for a run in the session's write transaction; returns points written."""
     key_ids = key_ids_for(session, [kp.name for kp in batch])
-    summaries = _lock_summaries(session, run_id, sorted(key_ids.values()))
+    summaries = _lock_summaries(session, run_id, list(key_ids.values()))
     append: list[tuple[int, KeyPoints]] = []
     overlap: list[tuple[int, KeyPoints]] = []
     for kp in batch:
         kid = key_ids[kp.name]
-        last = summaries[kid].last_step
+        last = summaries[kid]["last_step"]
         (append if last is None or kp.steps[0] > last else overlap).append((kid, kp))
     _write_points(session, run_id, append, overlap)
     for kid, kp in append:
@@ -105,9 +132,9 @@ def ingest_points(session: Session, run_id: int, batch: list[KeyPoints]) -> int:
             session, run_id, [(kid, kp.steps, kp.values, kp.walls) for kid, kp in append]
         )
     for kid, kp in overlap:
-        _recompute_summary(session, summaries[kid])
+        summaries[kid].update(summary_from_points(session, run_id, kid))
         lod.recompute(session, run_id, kid, kp.steps)
-    session.flush()
+    _save_summaries(session, run_id, summaries)
     return sum(len(kp.steps) for kp in batch)
 
 
@@ -156,26 +183,17 @@ def _sqlite_upsert(session: Session, run_id: int, items: list[tuple[int, KeyPoin
     )
 
 
-def _merge_summary(row: MetricSummary, kp: KeyPoints) -> None:
-    """Fold appended points into the summary without reading stored points."""
+def _merge_summary(row: dict, kp: KeyPoints) -> None:
+    """Fold appended points into a summary without reading stored points."""
     nan = np.isnan(kp.values)
     finite = kp.values[~nan]
-    row.count += len(kp.steps)
-    row.nan_count += int(nan.sum())
-    if row.first_step is None:
-        row.first_step = int(kp.steps[0])
-    row.last_step = int(kp.steps[-1])
-    row.last_value = float(kp.values[-1])
+    row["count"] += len(kp.steps)
+    row["nan_count"] += int(nan.sum())
+    if row["first_step"] is None:
+        row["first_step"] = int(kp.steps[0])
+    row["last_step"] = int(kp.steps[-1])
+    row["last_value"] = float(kp.values[-1])
     if finite.size:
         lo, hi = float(finite.min()), float(finite.max())
-        row.min_value = lo if row.min_value is None else min(row.min_value, lo)
-        row.max_value = hi if row.max_value is None else max(row.max_value, hi)
-    row.updated_at = utcnow()
-
-
-def _recompute_summary(session: Session, row: MetricSummary) -> None:
-    """Rebuild a summary from the stored points (after an overwrite)."""
-    stats = summary_from_points(session, row.run_id, row.key_id)
-    for field, value in stats.items():
-        setattr(row, field, value)
-    row.updated_at = utcnow()
+        row["min_value"] = lo if row["min_value"] is None else min(row["min_value"], lo)
+        row["max_value"] = hi if row["max_value"] is None else max(row["max_value"], hi)

@@ -77,9 +77,13 @@ def copy_out(session: Session, query: str) -> bytes:
 def stage_cursor(session: Session, stage: str, like: str):
     """A psycopg cursor on the session's connection, with temp table `stage` (LIKE `like`).
 
-    The staging table lives as long as the connection and is emptied at each commit. It is
-    declared on every use: a creation rolled back with its transaction leaves no table.
+    Connections normally get their staging tables when they open (db.py); one opened before
+    the schema existed declares them here, inside the transaction.
     """
-    cursor = session.connection().connection.driver_connection.cursor()
-    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {like}) ON COMMIT DELETE ROWS")
+    pooled = session.connection().connection
+    cursor = pooled.driver_connection.cursor()
+    if not pooled.info.get("stages_ready"):
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {like}) ON COMMIT DELETE ROWS"
+        )
     return cursor
