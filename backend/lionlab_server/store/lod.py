@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, case, column, func, literal_column, or_, select, table
+from sqlalchemy import and_, case, column, func, literal_column, or_, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,8 +25,8 @@ from lionlab_server.services.downsample import (
     lod_coarser,
     lod_levels,
 )
-from lionlab_server.store.pgbinary import copy_out, decode_rows, encode_rows, stage_cursor
-from lionlab_server.store.points import read_points
+from lionlab_server.store.pgbinary import encode_rows, fetch_packed, stage_cursor
+from lionlab_server.store.points import in_step_order, read_points
 
 _KEY = ("run_id", "key_id", "level", "bucket")
 _COLUMNS = (
@@ -224,25 +224,33 @@ def read_lod(
     session: Session, run_id: int, key_id: int, level: int, first: int, last: int
 ) -> LodRows:
     """Stored buckets first..last of one level, as columns (NULL -> NaN)."""
-    where = (
-        f"run_id = {int(run_id)} AND key_id = {int(key_id)} AND level = {int(level)} "
-        f"AND bucket BETWEEN {int(first)} AND {int(last)}"
-    )
+    params = {"run": run_id, "key": key_id, "level": level, "first": first, "last": last}
+    where = "run_id = :run AND key_id = :key AND level = :level AND bucket BETWEEN :first AND :last"
     if is_postgres(session):
-        # Binary COPY with NULLs as NaN: fixed-size rows that numpy parses in one go.
-        cols = ", ".join(
-            ["bucket::float8", "n::float8"]
-            + [f"coalesce({c}::float8, 'NaN')" for c in _COLUMNS[1:]]
-        )
-        query = f"SELECT {cols} FROM metric_lod WHERE {where} ORDER BY bucket"
-        arrays = decode_rows(copy_out(session, query), ["f8"] * (len(_COLUMNS) + 1))
-        arr = np.column_stack(arrays) if arrays[0].size else np.zeros((0, len(_COLUMNS) + 1))
-    else:
-        raw = session.connection().connection.driver_connection
-        rows = raw.execute(
+        # NULL -> NaN as float8, so every row packs to the same width (pgbinary.fetch_packed).
+        select_sql = (
             f"SELECT bucket, {', '.join(_COLUMNS)} FROM metric_lod WHERE {where} ORDER BY bucket"
-        ).fetchall()
-        arr = np.array(rows, dtype=np.float64).reshape(len(rows), len(_COLUMNS) + 1)
+        )
+        cols = [("bucket", "i8"), ("n", "i8")] + [
+            (f"coalesce({c}::float8, 'NaN')", "f8") for c in _COLUMNS[1:]
+        ]
+        bucket, *rest = in_step_order(*fetch_packed(session, select_sql, params, cols))
+        arr = (
+            np.column_stack([bucket.astype(np.float64), *rest])
+            if len(bucket)
+            else np.zeros((0, len(_COLUMNS) + 1))
+        )
+    else:
+        rows = session.execute(
+            text(
+                f"SELECT bucket, {', '.join(_COLUMNS)} FROM metric_lod WHERE {where} "
+                "ORDER BY bucket"
+            ),
+            params,
+        ).all()
+        arr = np.array([tuple(r) for r in rows], dtype=np.float64).reshape(
+            len(rows), len(_COLUMNS) + 1
+        )
     cols = {name: arr[:, i + 1] for i, name in enumerate(_COLUMNS)}
     cols["n"] = cols["n"].astype(np.int64)
     return LodRows(bucket=arr[:, 0].astype(np.int64), **cols)

@@ -8,6 +8,7 @@ NaN and +/-Inf travel as IEEE float8 bits, exactly.
 from __future__ import annotations
 
 import numpy as np
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
@@ -48,30 +49,26 @@ def encode_points(
     )
 
 
-def decode_rows(data: bytes, dtypes: list[str]) -> list[np.ndarray]:
-    """Columns of a COPY (...) TO STDOUT (FORMAT BINARY) stream of non-NULL fixed-size fields.
+_SEND = {"i8": "int8send", "f8": "float8send"}
 
-    `dtypes` are numpy type codes per column ("i8", "f8", ...), in native byte order out.
+
+def fetch_packed(
+    session: Session, select_sql: str, params: dict, columns: list[tuple[str, str]]
+) -> list[np.ndarray]:
+    """Columns of an ordered SELECT, packed by the server into one bytea of fixed-width rows.
+
+    `columns` are (SQL expression, "i8" | "f8") pairs over `select_sql`'s output; NULLs must
+    be mapped to values first (coalesce). One row comes back and numpy parses it without a
+    Python loop: fetching 10,000 rows as tuples, or through COPY (one message per row), cost
+    2-3x more. Postgres keeps a sorted subquery's order into the aggregate in practice but
+    does not promise it, so callers check their step order.
     """
-    if not data.startswith(SIGNATURE):
-        raise ValueError("not a PostgreSQL binary COPY stream")
-    ext = int.from_bytes(data[15:19], "big")
-    body = data[19 + ext : len(data) - len(TRAILER)]
-    fields = [("nfields", ">i2")]
-    for i, code in enumerate(dtypes):
-        fields += [(f"len{i}", ">i4"), (f"c{i}", ">" + code)]
-    rows = np.frombuffer(body, dtype=np.dtype(fields))
-    for i, code in enumerate(dtypes):
-        if len(rows) and (rows[f"len{i}"] != np.dtype(code).itemsize).any():
-            raise ValueError(f"column {i} holds NULL or a different type than {code}")
-    return [rows[f"c{i}"].astype(code) for i in range(len(dtypes))]
-
-
-def copy_out(session: Session, query: str) -> bytes:
-    """Run COPY (query) TO STDOUT (FORMAT BINARY) on the session's connection."""
-    cursor = session.connection().connection.driver_connection.cursor()
-    with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
-        return b"".join(bytes(chunk) for chunk in copy)
+    packed = " || ".join(f"{_SEND[kind]}({expr})" for expr, kind in columns)
+    sql = f"SELECT string_agg({packed}, ''::bytea) FROM ({select_sql}) AS rows"
+    data = session.execute(text(sql), params).scalar_one()
+    dtype = np.dtype([(f"c{i}", ">" + kind) for i, (_, kind) in enumerate(columns)])
+    rows = np.frombuffer(data or b"", dtype=dtype)
+    return [rows[f"c{i}"].astype(kind) for i, (_, kind) in enumerate(columns)]
 
 
 def stage_cursor(session: Session, stage: str, like: str):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricPoint
 from lionlab_server.store.dialect import is_nan
-from lionlab_server.store.pgbinary import copy_out, decode_rows
+from lionlab_server.store.pgbinary import fetch_packed
 
 EMPTY = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
 
@@ -36,15 +36,22 @@ def read_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) ->
 
 
 def _pg_read(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> Arrays:
-    # Binary COPY out is parsed by numpy in one go: far cheaper than fetching row tuples.
-    # COPY takes no bind parameters; the four values are ints by construction.
-    query = (
-        "SELECT step, value, wall_time FROM metric_points "
-        f"WHERE run_id = {int(run_id)} AND key_id = {int(key_id)} "
-        f"AND step BETWEEN {int(lo)} AND {int(hi)} ORDER BY step"
+    steps, values, walls = fetch_packed(
+        session,
+        "SELECT step, value, wall_time FROM metric_points WHERE run_id = :run AND key_id = :key"
+        " AND step BETWEEN :lo AND :hi ORDER BY step",
+        {"run": run_id, "key": key_id, "lo": lo, "hi": hi},
+        [("step", "i8"), ("value", "f8"), ("wall_time", "f8")],
     )
-    steps, values, walls = decode_rows(copy_out(session, query), ["i8", "f8", "f8"])
-    return steps, values, walls
+    return in_step_order(steps, values, walls)
+
+
+def in_step_order(steps: np.ndarray, *columns: np.ndarray) -> Arrays:
+    """The columns sorted by step (a no-op check when they already are)."""
+    if len(steps) > 1 and (np.diff(steps) <= 0).any():
+        order = np.argsort(steps, kind="stable")
+        return (steps[order], *(c[order] for c in columns))
+    return (steps, *columns)
 
 
 def edge_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> Arrays:
