@@ -20,20 +20,10 @@ import numpy as np
 import orjson
 from playwright.sync_api import Page, sync_playwright
 
-from lionlab_server.throwaway import start_server
+from lionlab_server.throwaway import CHROMIUM, CHROMIUM_ARGS, start_server
 
 LOADS = int(os.environ.get("LIONLAB_BENCH_LOADS", "9"))
 CHUNK = 50_000  # steps per batch: 3 keys x 50k = 150k points, under the 200k batch limit
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DRAWN_MS = """() => {
     const [mark] = performance.getEntriesByName('lionlab:chart-drawn');
     return mark ? mark.startTime : null;
@@ -68,7 +58,7 @@ def _load_ms(page: Page, url: str) -> float:
 
 def _measure(base: str, token: str, runs: dict[str, int]) -> dict[str, list[float]]:
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         context.add_cookies([{"name": "lionlab_token", "value": token, "url": base}])
         page = context.new_page()

@@ -25,6 +25,19 @@ import httpx
 from lionlab.launch import WorkerPlan, celery_command
 
 LOCAL_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Debian's Chromium, headless, for the browser tests and bench/page_load.py. Without the
+# networking flags it stalls on connection attempts where the network is closed.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LOCAL_REDIS = "redis://127.0.0.1:6379"
 
 

@@ -20,20 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from lionlab_server.db import begin_write, make_engine, make_sessionmaker
 from lionlab_server.store.flags import add_flags
-from lionlab_server.throwaway import LiveServer, start_server
+from lionlab_server.throwaway import CHROMIUM, CHROMIUM_ARGS, LiveServer, start_server
 
-CHROMIUM = "/usr/bin/chromium"
-# The machine's network is closed: without these Chromium stalls on connection attempts.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 1000}
 JOB_KEYS = ("train_loss", "eval_loss", "lr", "grad_norm", "update_rms", "samples_per_s")

@@ -25,16 +25,19 @@ def _row(session: Session, scope: Scope, project_id: int) -> Project:
     return row
 
 
-def create_project(session: Session, data: schemas.ProjectCreate) -> schemas.Project:
-    row = Project(name=data.name, description=data.description)
-    session.add(row)
+def _flush_unique_name(session: Session, name: str) -> None:
+    """Flush a new or renamed project; a taken name is a Conflict naming the field."""
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise Conflict(
-            f"a project named {data.name!r} exists; choose another name", "name"
-        ) from None
+        raise Conflict(f"a project named {name!r} exists; choose another name", "name") from None
+
+
+def create_project(session: Session, data: schemas.ProjectCreate) -> schemas.Project:
+    row = Project(name=data.name, description=data.description)
+    session.add(row)
+    _flush_unique_name(session, row.name)
     return _out(row)
 
 
@@ -61,11 +64,5 @@ def update_project(
     row = _row(session, scope, project_id)
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(row, field, value)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(
-            f"a project named {data.name!r} exists; choose another name", "name"
-        ) from None
+    _flush_unique_name(session, row.name)
     return _out(row)
