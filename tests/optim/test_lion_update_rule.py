@@ -100,7 +100,8 @@ def test_foreach_path_cut_into_pieces_gives_the_same_bits(ref, monkeypatch) -> N
 @pytest.mark.parametrize("wd", [0.0, 0.1])
 def test_matches_lion_pytorch(ref, betas, wd: float) -> None:
     """lion-pytorch with decoupled_weight_decay=False decays by lr * wd, as here."""
-    lion_pytorch = pytest.importorskip("lion_pytorch")
+    import lion_pytorch  # in the dev extra: a missing one fails, it does not skip
+
     lr, steps = 1e-3, 100
     weights, grads = ref.initial_weights(ref.SHAPES), ref.gradient_sequence(ref.SHAPES, steps, 5)
     ours = ref.run_trajectory(lion(lr=lr, betas=betas, weight_decay=wd), weights, grads)
@@ -126,7 +127,8 @@ def assert_same_up_to_sign_ties(a: torch.Tensor, b: torch.Tensor, lr: float) -> 
 
 def test_lion_pytorch_decoupled_flag_is_another_convention(ref) -> None:
     """Its decoupled_weight_decay=True divides wd by the initial lr: not p *= 1 - lr * wd."""
-    lion_pytorch = pytest.importorskip("lion_pytorch")
+    import lion_pytorch  # in the dev extra: a missing one fails, it does not skip
+
     lr, wd = 1e-3, 0.1
     weights, grads = ref.initial_weights(ref.SHAPES), ref.gradient_sequence(ref.SHAPES, 10)
     theirs = ref.run_trajectory(
