@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -205,11 +204,3 @@ def follow(api, run_ids: list[int], out=sys.stdout, every: float = 10.0) -> None
         if done:
             return
         time.sleep(every)
-
-
-def follow_in_background(api, run_ids: list[int]) -> threading.Thread:
-    thread = threading.Thread(
-        target=follow, args=(api, run_ids), daemon=True, name="lionlab-demo-progress"
-    )
-    thread.start()
-    return thread

@@ -11,7 +11,6 @@ from lionlab.jobs import JobSpec
 from lionlab_server.models import RunStatus
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-TAG_PATTERN = r"^[^\s,]{1,100}$"
 
 T = TypeVar("T")
 
@@ -109,9 +108,6 @@ class Finish(BaseModel):
     worker: str = Field(min_length=1, max_length=200)
     status: RunStatus
     error: str | None = Field(default=None, max_length=100_000)
-
-
-RunSortField = Literal["created_at", "name", "status", "optimizer", "started_at", "finished_at"]
 
 
 class MetricSummary(BaseModel):

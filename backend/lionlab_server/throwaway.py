@@ -121,9 +121,6 @@ class ThrowawayPostgres:
         self._ctl("start")
         return self
 
-    def restart(self) -> None:
-        self._ctl("-m", "fast", "restart")
-
     def stop_server(self) -> None:
         self._ctl("-m", "fast", "stop")
 

@@ -75,7 +75,6 @@ class BatchSender:
         self.api, self.run_id = api, run_id
         self.interval, self.batch_points = interval, batch_points
         self.buffer = MetricBuffer()
-        self.sent_points = 0
         self._sending = False  # a drained batch is on its way (not in buffer.points)
         self._wake = threading.Event()
         self._closing = threading.Event()
@@ -103,7 +102,6 @@ class BatchSender:
                         exc,
                     )
                     return False
-                self.sent_points += sum(v is not None for c in body["metrics"].values() for v in c)
             return True
         finally:
             self._sending = False

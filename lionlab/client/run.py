@@ -11,10 +11,15 @@ from lionlab.client.http import ApiClient, ApiError
 from lionlab.settings import Settings
 
 
-def connect(api_url: str | None = None, token: str | None = None) -> ApiClient:
+def connect(
+    api_url: str | None = None,
+    token: str | None = None,
+    settings: Settings | None = None,
+    retry_for: float = 60.0,
+) -> ApiClient:
     """An API client from arguments, else LIONLAB_API_URL / LIONLAB_API_TOKEN, else the local
-    server started by `lionlab up` and the admin token it saved."""
-    settings = Settings()
+    server started by `lionlab up` and the admin token it saved (users' scripts and workers)."""
+    settings = settings or Settings()
     token = token or settings.api_token
     if not token and settings.admin_token_file.exists():
         token = settings.admin_token_file.read_text().strip()
@@ -23,7 +28,7 @@ def connect(api_url: str | None = None, token: str | None = None) -> ApiClient:
             "no LionLab API token: pass token=..., set LIONLAB_API_TOKEN, or "
             "start a local server with `lionlab up` first"
         )
-    return ApiClient(api_url or settings.resolved_api_url, token)
+    return ApiClient(api_url or settings.resolved_api_url, token, retry_for=retry_for)
 
 
 def project_id(api: ApiClient, name: str) -> int:

@@ -17,7 +17,7 @@ import traceback
 
 import httpx
 
-from lionlab.client import ApiClient, ApiError
+from lionlab.client import ApiClient, ApiError, connect
 from lionlab.client.batching import BatchSender
 from lionlab.jobs import JobSpec
 from lionlab.settings import Settings
@@ -105,7 +105,7 @@ def execute(run_id: int, settings: Settings | None = None) -> str:
     from lionlab_worker.training import run_training
 
     settings = settings or Settings()
-    api = ApiClient(settings.resolved_api_url, worker_token(settings), retry_for=300)
+    api = connect(settings=settings, retry_for=300)
     device = worker_device()
     me = worker_name(device)
     try:
@@ -144,12 +144,3 @@ def execute(run_id: int, settings: Settings | None = None) -> str:
     if status == "succeeded":
         shutil.rmtree(checkpoints, ignore_errors=True)
     return status
-
-
-def worker_token(settings: Settings) -> str:
-    """LIONLAB_API_TOKEN, else the admin token a local `lionlab up` saved."""
-    if settings.api_token:
-        return settings.api_token
-    if settings.admin_token_file.exists():
-        return settings.admin_token_file.read_text().strip()
-    raise RuntimeError("the worker has no API token: set LIONLAB_API_TOKEN")

@@ -10,7 +10,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from lionlab.settings import Settings
 from lionlab_server.errors import Forbidden
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import resolve_token
@@ -18,16 +17,9 @@ from lionlab_server.store.tokens import resolve_token
 bearer = HTTPBearer(auto_error=False, description="A LionLab API token (llk_...).")
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.sessionmaker() as session:
         yield session
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 class TokenCache:

@@ -33,10 +33,3 @@ def _save_secret(settings: Settings, secret: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secret + "\n")
-
-
-def read_saved_token(settings: Settings) -> str | None:
-    try:
-        return settings.admin_token_file.read_text().strip() or None
-    except FileNotFoundError:
-        return None

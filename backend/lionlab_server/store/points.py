@@ -73,21 +73,6 @@ def edge_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) ->
     return arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2]
 
 
-def count_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(MetricPoint)
-            .where(
-                MetricPoint.run_id == run_id,
-                MetricPoint.key_id == key_id,
-                MetricPoint.step.between(lo, hi),
-            )
-        )
-        or 0
-    )
-
-
 def summary_from_points(session: Session, run_id: int, key_id: int) -> dict:
     """Summary fields (count, first/last step, last, min, max, nan_count) from stored points."""
     p = MetricPoint

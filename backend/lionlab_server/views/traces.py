@@ -19,7 +19,6 @@ from lionlab_server.views.smoothing import debiased_ema
 from lionlab_server.views.style import NONFINITE_COLOR, RAW_OPACITY
 
 XMode = Literal["step", "wall", "relative"]
-X_MODES: tuple[XMode, ...] = ("step", "wall", "relative")
 
 # Relative-time units, picked so the longest run spans a readable number of them.
 TIME_UNITS = ((7200.0, 3600.0, "h"), (120.0, 60.0, "min"), (0.0, 1.0, "s"))
