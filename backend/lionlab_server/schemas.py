@@ -178,3 +178,56 @@ class TokenInfo(BaseModel):
     project_id: int | None
     prefix: str
     created_at: datetime
+
+
+class SweepCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    project_id: int
+    spec: dict[str, Any] | str = Field(
+        description="The sweep spec (docs/sweeps.md): a JSON object, or YAML/JSON text."
+    )
+
+
+class SweepTrial(BaseModel):
+    """One trial of a sweep: its configuration and, once scheduled, its run."""
+
+    index: int = Field(description="0-based launch order; stable id within the sweep.")
+    optimizer: str
+    seed: int
+    group: str = Field(description="Optimizer + swept values (no seed): aggregates seeds.")
+    params: dict[str, Any] = Field(description="Swept or derived values, dotted JobSpec paths.")
+    paired_with: str | None = None
+    transfer_factor: float | None = None
+    planned_steps: int
+    run_id: int | None = Field(default=None, description="None until the trial is scheduled.")
+    status: str = Field(description="The run's status, or 'pending' before its run exists.")
+    steps_run: int = 0
+    best_loss: float | None = None
+    final_loss: float | None = None
+    flags: list[str] = Field(default_factory=list, description="Detector flag kinds raised.")
+    stop_reason: str | None = Field(
+        default=None, description="Why it stopped early (ASHA decision, divergence)."
+    )
+
+
+class Sweep(BaseModel):
+    id: int
+    project_id: int
+    name: str
+    description: str
+    status: Literal["running", "finished", "cancelled"]
+    spec: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+    trials_total: int
+    max_parallel: int
+    asha: bool
+    counts: dict[str, int] = Field(description="Trials per status ('pending' not yet started).")
+
+
+class SweepDetail(Sweep):
+    trials: list[SweepTrial]
+
+
+class SweepCreated(Sweep):
+    warnings: list[str] = Field(default_factory=list)
