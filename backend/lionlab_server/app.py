@@ -11,7 +11,7 @@ from lionlab.settings import Settings, get_settings
 from lionlab_server import web
 from lionlab_server.api import errors
 from lionlab_server.api.deps import TokenCache
-from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, tokens
+from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, sweeps, tokens
 from lionlab_server.db import make_engine, make_sessionmaker
 from lionlab_server.services.dispatch import Dispatcher, Reaper
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessions
     app.state.dispatcher = dispatcher
     app.state.token_cache = TokenCache()
-    for module in (projects, runs, jobs, metrics, flags, tokens):
+    for module in (projects, runs, jobs, metrics, flags, tokens, sweeps):
         app.include_router(module.router, prefix=API_PREFIX)
     errors.install(app)
     web.install(app)

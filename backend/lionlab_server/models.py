@@ -76,6 +76,7 @@ class RunStatus(str, enum.Enum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     DIVERGED = "diverged"
+    STOPPED_EARLY = "stopped_early"  # a sweep's early-termination rule (ASHA) stopped it
     LOST = "lost"
 
     @property
@@ -109,9 +110,35 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class Sweep(Base):
+    """A sweep: its spec, its expanded trials (runs are created as slots free up) and the
+    state of its early-termination rule."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the validated spec, as JSON
+    # [{index, optimizer, seed, params, group, job, paired_with, transfer_factor}], launch order
+    trials: Mapped[list[Any]] = mapped_column(JSON)
+    max_parallel: Mapped[int] = mapped_column(Integer)
+    asha_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # AshaDecider.state_dict()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index(None, "project_id", "created_at"),)
+    __table_args__ = (
+        Index(None, "project_id", "created_at"),
+        # a trial gets one run, however often the scheduler runs concurrently
+        UniqueConstraint("sweep_id", "trial_index"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -129,6 +156,11 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None]  # the claiming worker's last sign of life
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far
     stop_requested: Mapped[str | None] = mapped_column(String(16))  # cancelled / diverged
+    # A sweep's trial (NULL for runs submitted on their own).
+    sweep_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sweeps.id", ondelete="CASCADE"), index=True
+    )
+    trial_index: Mapped[int | None] = mapped_column(Integer)
 
 
 class RunTag(Base):

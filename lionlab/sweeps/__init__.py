@@ -19,7 +19,7 @@ from lionlab.sweeps.asha import AshaDecider, Decision
 from lionlab.sweeps.errors import SpecError
 from lionlab.sweeps.expand import Trial, expand, expansion_summary
 from lionlab.sweeps.results import Curve, Hit, TrialResult, TrialStatus, time_to_target
-from lionlab.sweeps.spec import SweepSpec, load_spec, parse_spec, rung_steps
+from lionlab.sweeps.spec import SweepSpec, load_spec, parse_spec, parse_spec_text, rung_steps
 from lionlab.sweeps.verdict import Verdict
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "load_spec",
     "lr_sensitivity",
     "parse_spec",
+    "parse_spec_text",
     "rung_steps",
     "summarize_groups",
     "time_to_target",

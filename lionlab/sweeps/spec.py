@@ -268,6 +268,11 @@ def load_spec(text_or_path: str | Path) -> SweepSpec:
     text = str(text_or_path)
     if isinstance(text_or_path, Path) or _looks_like_path(text):
         text = Path(text_or_path).read_text(encoding="utf-8")
+    return parse_spec_text(text)
+
+
+def parse_spec_text(text: str) -> SweepSpec:
+    """A validated spec from JSON or YAML text (never read as a path: the server uses this)."""
     data = _parse_text(text)
     if not isinstance(data, dict):
         raise SpecError([("", f"a sweep spec must be a mapping, got {type(data).__name__}")])

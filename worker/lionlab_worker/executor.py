@@ -97,7 +97,8 @@ class ApiSink:
 def _end_status(result) -> str:
     if result.status == "completed":
         return "succeeded"
-    return result.stop_reason if result.stop_reason in ("cancelled", "diverged") else "failed"
+    stopped = ("cancelled", "diverged", "stopped_early")  # the stop reasons the API sends
+    return result.stop_reason if result.stop_reason in stopped else "failed"
 
 
 def execute(run_id: int, settings: Settings | None = None) -> str:

@@ -7,6 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from lionlab.sweeps import SpecError
+from lionlab.sweeps.errors import sentence
 from lionlab_server.errors import Conflict, Forbidden, InputError, NotFound
 
 
@@ -24,6 +26,19 @@ def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors.append({"loc": list(err.get("loc", ())), "msg": msg, "type": err.get("type")})
     status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
     return JSONResponse({"detail": errors}, status_code=status)
+
+
+def _invalid_spec(_: Request, exc: SpecError) -> JSONResponse:
+    # loc: ["body", "spec", "<dotted spec field>"], e.g. "space.lion.optimizer.lr.low"
+    errors = [
+        {
+            "loc": ["body", "spec", field] if field else ["body", "spec"],
+            "msg": sentence(field, m),
+            "type": "invalid",
+        }
+        for field, m in exc.errors
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
 
 
 def _database_down(_: Request, exc: Exception) -> JSONResponse:
@@ -46,6 +61,7 @@ def install(app: FastAPI) -> None:
         InputError,
         lambda _, e: JSONResponse(_body(list(e.loc), str(e), "invalid"), e.status_code),
     )
+    app.add_exception_handler(SpecError, _invalid_spec)
     app.add_exception_handler(
         Forbidden, lambda _, e: JSONResponse(_body([], str(e), "forbidden"), 403)
     )

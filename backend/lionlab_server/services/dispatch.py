@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lionlab.settings import Settings
 from lionlab_server.db import begin_write, session_scope
+from lionlab_server.services import sweeps
 from lionlab_server.store import lifecycle
 
 log = logging.getLogger("lionlab.dispatch")
@@ -71,6 +72,9 @@ class Dispatcher:
             )
         if requeued:
             log.warning("workers lost on runs %s: requeued or ended", requeued)
+        # Sweeps whose trials ended without passing through the API (a lost worker) get
+        # their next trials here; normally a trial's end schedules the next one at once.
+        sweeps.schedule_running(self.sessions)
         self.dispatch_pending()
         return requeued
 

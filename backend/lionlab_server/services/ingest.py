@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
-from lionlab_server.services import detection
+from lionlab_server.services import detection, sweeps
 from lionlab_server.store.metrics import KeyPoints, ingest_points
 from lionlab_server.store.runs import run_row
 from lionlab_server.store.scope import Scope
@@ -186,4 +186,6 @@ def ingest(
     if not batch:
         return 0, []
     written = ingest_points(session, run_id, batch)
-    return written, detection.feed(session, run, batch)
+    flags = detection.feed(session, run, batch)
+    sweeps.feed_eval(session, run, batch)
+    return written, flags

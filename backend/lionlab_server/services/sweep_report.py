@@ -3,10 +3,23 @@ decisions, assembled from the sweep row, its runs and their eval-loss points."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from lionlab.sweeps import Decision, SweepAnalysis
+from sqlalchemy.orm import Session
+
+from lionlab.sweeps import (
+    AshaDecider,
+    Curve,
+    Decision,
+    SweepAnalysis,
+    TrialResult,
+    TrialStatus,
+    analyze,
+)
 from lionlab_server import schemas
+from lionlab_server.store import sweeps as store
+from lionlab_server.store.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -14,3 +27,84 @@ class SweepReport:
     sweep: schemas.SweepDetail
     analysis: SweepAnalysis
     decisions: list[Decision]  # every ASHA decision, in the order it was made
+
+
+_TRIAL_STATUS = {
+    "succeeded": TrialStatus.SUCCEEDED,
+    "diverged": TrialStatus.DIVERGED,
+    "stopped_early": TrialStatus.STOPPED_EARLY,
+    "failed": TrialStatus.FAILED,
+    "lost": TrialStatus.FAILED,  # the worker vanished too often: infrastructure, not the config
+    "cancelled": TrialStatus.CANCELLED,
+    "running": TrialStatus.RUNNING,
+    "queued": TrialStatus.QUEUED,
+    store.PENDING: TrialStatus.QUEUED,
+}
+
+
+def sweep_report(session: Session, scope: Scope, sweep_id: int) -> SweepReport:
+    """The sweep, every trial with its run's state and losses, the analysis and ASHA's log."""
+    row = store.sweep_row(session, scope, sweep_id)
+    runs = store.trial_runs(session, sweep_id)
+    run_ids = [r.run_id for r in runs.values()]
+    curves = store.eval_curves(session, run_ids)
+    last = store.last_steps(session, run_ids, "train_loss")
+    flags = store.flag_kinds(session, run_ids)
+    decider = None if row.asha_state is None else AshaDecider.from_state(row.asha_state)
+    results, trials = [], []
+    for t in row.trials:
+        run = runs.get(t["index"])
+        result = _result(t, run, curves.get(run.run_id) if run else None)
+        results.append(result)
+        stop = decider.stop_decision(t["index"]) if decider else None
+        trials.append(
+            schemas.SweepTrial(
+                index=t["index"],
+                optimizer=t["optimizer"],
+                seed=t["seed"],
+                group=t["group"],
+                params=t["params"],
+                paired_with=t.get("paired_with"),
+                transfer_factor=t.get("transfer_factor"),
+                planned_steps=t["job"]["steps"],
+                run_id=run.run_id if run else None,
+                status=run.status if run else store.PENDING,
+                steps_run=last.get(run.run_id, 0) if run else 0,
+                best_loss=_finite(result.best),
+                final_loss=_finite(result.final),
+                flags=flags.get(run.run_id, []) if run else [],
+                stop_reason=_stop_reason(run, stop),
+            )
+        )
+    sweep = schemas.SweepDetail(**store.sweep_out(row, runs).model_dump(), trials=trials)
+    decisions = decider.decisions() if decider else []
+    return SweepReport(sweep, analyze(results), decisions)
+
+
+def _result(trial: dict, run: store.TrialRun | None, curve) -> TrialResult:
+    status = _TRIAL_STATUS.get(run.status if run else store.PENDING, TrialStatus.FAILED)
+    steps, values, walls = curve if curve is not None else ([], [], None)
+    start = run.started_at.timestamp() if run and run.started_at else None
+    return TrialResult(
+        trial=trial["index"],
+        optimizer=trial["optimizer"],
+        group=trial["group"],
+        seed=trial["seed"],
+        status=status,
+        curve=Curve(steps, values, walls, start),
+        planned_steps=trial["job"]["steps"],
+        params=trial["params"],
+        lr=trial["job"]["optimizer"]["lr"],
+    )
+
+
+def _stop_reason(run: store.TrialRun | None, stop) -> str | None:
+    if stop is not None:
+        return stop.reason
+    if run is not None and run.status == "diverged":
+        return "stopped: diverged (non-finite or blown-up loss)"
+    return None
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None

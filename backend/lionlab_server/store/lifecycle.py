@@ -16,7 +16,13 @@ from lionlab_server.models import Run, RunStatus, utcnow
 from lionlab_server.store.runs import run_row
 from lionlab_server.store.scope import Scope
 
-WORKER_END_STATES = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.DIVERGED}
+WORKER_END_STATES = {
+    RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.CANCELLED,
+    RunStatus.DIVERGED,
+    RunStatus.STOPPED_EARLY,
+}
 
 
 def _status(session: Session, run_id: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 
 from lionlab.jobs import JobSpec, job_spec_schema
 from lionlab_server import schemas
@@ -10,10 +11,20 @@ from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
 from lionlab_server.models import RunStatus
+from lionlab_server.services import sweeps
 from lionlab_server.store import lifecycle
 from lionlab_server.store.runs import create_run, get_run
 
 router = APIRouter(tags=["jobs"])
+
+
+def ended(request: Request, session: Session, run_id: int) -> None:
+    """Commit a run's end; a sweep's trial frees its slot for the next trial."""
+    if sweeps.run_ended(session, run_id):
+        session.commit()
+        request.app.state.dispatcher.dispatch_pending()
+    else:
+        session.commit()
 
 
 @router.get("/jobs/schema")
@@ -41,10 +52,12 @@ def heartbeat(run_id: int, data: schemas.Claim, session: SessionDep, scope: Scop
 
 
 @router.post("/runs/{run_id}/finish", response_model=schemas.Run)
-def finish_run(run_id: int, data: schemas.Finish, session: SessionDep, scope: ScopeDep):
+def finish_run(
+    run_id: int, data: schemas.Finish, request: Request, session: SessionDep, scope: ScopeDep
+):
     begin_write(session)
     lifecycle.finish(session, scope, run_id, data.worker, data.status, data.error)
-    session.commit()
+    ended(request, session, run_id)
     return get_run(session, scope, run_id)
 
 
@@ -77,5 +90,5 @@ def cancel_run(run_id: int, request: Request, session: SessionDep, scope: ScopeD
     Every metric logged so far is kept."""
     begin_write(session)
     lifecycle.request_stop(session, scope, run_id, RunStatus.CANCELLED)
-    session.commit()
+    ended(request, session, run_id)
     return get_run(session, scope, run_id)

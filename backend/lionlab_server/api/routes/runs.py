@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.routes.jobs import ended
 from lionlab_server.db import begin_write
 from lionlab_server.models import RunStatus
 from lionlab_server.services.job_checks import job_warnings
@@ -63,8 +64,13 @@ def get_run(run_id: int, session: SessionDep, scope: ScopeDep):
 
 
 @router.patch("/{run_id}", response_model=schemas.Run)
-def update_run(run_id: int, data: schemas.RunUpdate, session: SessionDep, scope: ScopeDep):
+def update_run(
+    run_id: int, data: schemas.RunUpdate, request: Request, session: SessionDep, scope: ScopeDep
+):
     begin_write(session)
     run = store.update_run(session, scope, run_id, data)
-    session.commit()
+    if run.status.finished:
+        ended(request, session, run_id)
+    else:
+        session.commit()
     return run

@@ -1,0 +1,169 @@
+"""Sweeps: the sweep row, its trial runs, and the reads the sweep page needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lionlab_server import schemas
+from lionlab_server.errors import NotFound
+from lionlab_server.models import Flag, MetricKey, MetricSummary, Project, Run, RunStatus, Sweep
+from lionlab_server.store.points import read_points
+from lionlab_server.store.scope import Scope
+
+ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+PENDING = "pending"  # a trial whose run does not exist yet
+
+
+def sweep_row(session: Session, scope: Scope, sweep_id: int, lock: bool = False) -> Sweep:
+    """The sweep's ORM row (locked until commit with `lock`); NotFound outside the scope."""
+    stmt = select(Sweep).where(Sweep.id == sweep_id)
+    if lock:  # and reload: a copy read earlier in this session may be stale by now
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    row = session.scalar(stmt)
+    if row is None or not scope.allows(row.project_id):
+        raise NotFound("sweep", sweep_id, "sweep_id")
+    return row
+
+
+def add_sweep(
+    session: Session,
+    scope: Scope,
+    project_id: int,
+    spec: dict,
+    trials: list[dict],
+    asha_state: dict | None,
+) -> Sweep:
+    project = session.get(Project, project_id)
+    if project is None or not scope.allows(project.id):
+        raise NotFound("project", project_id, "project_id")
+    row = Sweep(
+        project_id=project.id,
+        name=spec["name"],
+        description=spec.get("description") or "",
+        status="running",
+        spec=spec,
+        trials=trials,
+        max_parallel=spec["limits"]["max_parallel"],
+        asha_state=asha_state,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def running_sweep_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Sweep.id).where(Sweep.status == "running")))
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """What the sweep reads of one trial's run."""
+
+    run_id: int
+    trial_index: int
+    status: str
+    stop_requested: str | None
+    started_at: datetime | None
+
+
+def trial_runs(session: Session, sweep_id: int) -> dict[int, TrialRun]:
+    """trial index -> its run, for the trials scheduled so far."""
+    rows = session.execute(
+        select(Run.id, Run.trial_index, Run.status, Run.stop_requested, Run.started_at).where(
+            Run.sweep_id == sweep_id
+        )
+    ).all()
+    return {r.trial_index: TrialRun(r.id, r.trial_index, *r[2:]) for r in rows}
+
+
+def add_trial_runs(session: Session, sweep: Sweep, trials: list[dict]) -> list[int]:
+    """One queued run per trial (the unique (sweep, trial) key makes a second one fail)."""
+    rows = [
+        Run(
+            project_id=sweep.project_id,
+            name=f"{sweep.name}-t{t['index']}",
+            status=RunStatus.QUEUED.value,
+            optimizer=t["optimizer"],
+            config={"job": t["job"], "sweep": {"id": sweep.id, "trial": t["index"]}},
+            sweep_id=sweep.id,
+            trial_index=t["index"],
+        )
+        for t in trials
+    ]
+    session.add_all(rows)
+    session.flush()
+    return [r.id for r in rows]
+
+
+def sweep_out(row: Sweep, runs: dict[int, TrialRun]) -> schemas.Sweep:
+    counts: dict[str, int] = {}
+    for t in row.trials:
+        run = runs.get(t["index"])
+        status = run.status if run else PENDING
+        counts[status] = counts.get(status, 0) + 1
+    return schemas.Sweep(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        description=row.description,
+        status=row.status,
+        spec=row.spec,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        trials_total=len(row.trials),
+        max_parallel=row.max_parallel,
+        asha=row.asha_state is not None,
+        counts=counts,
+    )
+
+
+def list_sweeps(
+    session: Session, scope: Scope, project_id: int | None, limit: int, offset: int
+) -> schemas.Page[schemas.Sweep]:
+    where = [scope.filter(Sweep.project_id)]
+    if project_id is not None:
+        where.append(Sweep.project_id == project_id)
+    total = session.scalar(select(func.count()).select_from(Sweep).where(*where)) or 0
+    rows = session.scalars(
+        select(Sweep).where(*where).order_by(Sweep.id.desc()).limit(limit).offset(offset)
+    )
+    items = [sweep_out(r, trial_runs(session, r.id)) for r in rows]
+    return schemas.Page(items=items, total=total, limit=limit, offset=offset)
+
+
+def last_steps(session: Session, run_ids: list[int], key: str) -> dict[int, int]:
+    """run id -> last logged step of `key`."""
+    if not run_ids:
+        return {}
+    rows = session.execute(
+        select(MetricSummary.run_id, MetricSummary.last_step)
+        .join(MetricKey, MetricKey.id == MetricSummary.key_id)
+        .where(MetricKey.name == key, MetricSummary.run_id.in_(run_ids))
+    ).all()
+    return {r.run_id: int(r.last_step or 0) for r in rows}
+
+
+def flag_kinds(session: Session, run_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {rid: [] for rid in run_ids}
+    if run_ids:
+        rows = session.execute(
+            select(Flag.run_id, Flag.kind).where(Flag.run_id.in_(run_ids)).distinct()
+        ).all()
+        for run_id, kind in sorted(rows):
+            out[run_id].append(kind)
+    return out
+
+
+def eval_curves(
+    session: Session, run_ids: list[int], key: str = "eval_loss"
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """run id -> (steps, values, walls) of every stored point of `key` (eval: a few hundred)."""
+    key_id = session.scalar(select(MetricKey.id).where(MetricKey.name == key))
+    if key_id is None:
+        return {}
+    return {rid: read_points(session, rid, key_id, 0, 2**62) for rid in run_ids}

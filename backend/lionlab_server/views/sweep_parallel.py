@@ -1,0 +1,149 @@
+"""Parallel coordinates of a sweep's trials: optimizer, the swept parameters (lr on a log10
+axis), how each trial ended, its best and final eval loss, each line coloured by best loss.
+
+plotly.js parallel coordinates take numbers only, so categories (optimizer, status, tuple
+values such as betas) become 0..n-1 with their names as tick labels, and a trial without a
+final loss (it diverged, was stopped or is still running) sits at a "none" tick above the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from lionlab.sweeps import GroupSummary, SweepAnalysis
+from lionlab.sweeps.analysis import SeedPoint
+from lionlab_server.views.params import format_param
+from lionlab_server.views.style import INK, MUTED, base_layout
+from lionlab_server.views.sweep_labels import (
+    LR,
+    optimizer_name,
+    optimizer_order,
+    param_label,
+    swept_paths,
+)
+
+# Best loss: low is good, so the best trials are drawn in the strongest colour.
+LOSS_COLORSCALE = [[0.0, "#0b7285"], [0.35, "#3bc9db"], [0.7, "#a5d8ff"], [1.0, "#dee2e6"]]
+STATUS_LABELS = {"stopped_early": "stopped early"}
+LOSS_TICKS = 4
+
+
+@dataclass(frozen=True)
+class TrialLine:
+    """One trial as a line across the axes."""
+
+    group: GroupSummary
+    seed: SeedPoint
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _categorical(label: str, names: Sequence[str]) -> dict[str, Any]:
+    order = list(dict.fromkeys(names))
+    return {
+        "label": label,
+        "values": [order.index(n) for n in names],
+        "tickvals": list(range(len(order))),
+        "ticktext": order,
+        "range": [-0.5, len(order) - 0.5] if len(order) > 1 else [-1, 1],
+    }
+
+
+def _log_ticks(values: Sequence[float]) -> dict[str, Any]:
+    """Ticks at the swept values themselves (a grid has few), else at powers of ten."""
+    unique = sorted(set(values))
+    if len(unique) <= 8:
+        ticks = unique
+    else:
+        lo, hi = math.floor(math.log10(unique[0])), math.ceil(math.log10(unique[-1]))
+        ticks = [10.0**e for e in range(lo, hi + 1)]
+    return {"tickvals": [math.log10(v) for v in ticks], "ticktext": [format_param(v) for v in ticks]}
+
+
+def _param_dimension(path: str, values: Sequence[Any]) -> dict[str, Any]:
+    label = param_label(path)
+    if not _numeric(values):
+        return _categorical(label, [format_param(v) for v in values])
+    floats = [float(v) for v in values]
+    positive = all(v > 0 for v in floats)
+    if positive and (path == LR or max(floats) / min(floats) >= 10):
+        return {"label": f"{label} (log)", "values": [math.log10(v) for v in floats], **_log_ticks(floats)}
+    return {"label": label, "values": floats}
+
+
+def _loss_dimension(label: str, values: Sequence[float | None]) -> dict[str, Any] | None:
+    """A loss axis; a trial without a value sits at a "none" tick just above the highest."""
+    present = [v for v in values if v is not None and math.isfinite(v)]
+    if not present:
+        return None
+    lo, hi = min(present), max(present)
+    if len(present) == len(values):
+        return {"label": label, "values": list(values)}
+    gap = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
+    ticks = list(np.linspace(lo, hi, LOSS_TICKS)) if hi > lo else [lo]
+    return {
+        "label": label,
+        "values": [v if v is not None and math.isfinite(v) else hi + gap for v in values],
+        "range": [lo, hi + gap],
+        "tickvals": [*ticks, hi + gap],
+        "ticktext": [f"{t:.3g}" for t in ticks] + ["none"],
+    }
+
+
+def _lines(analysis: SweepAnalysis) -> list[TrialLine]:
+    """Trials with at least one finite eval loss, optimizers in the sweep's order."""
+    order = optimizer_order(analysis)
+    lines = [TrialLine(g, p) for g in analysis.groups for p in g.seeds if p.best is not None]
+    return sorted(lines, key=lambda t: order.index(t.group.optimizer))
+
+
+def parallel_figure(analysis: SweepAnalysis) -> dict[str, Any]:
+    """One line per trial across optimizer, swept parameters, status and losses."""
+    lines = _lines(analysis)
+    dimensions = []
+    if lines:
+        dimensions.append(_categorical("optimizer", [optimizer_name(t.group.optimizer) for t in lines]))
+        for path in swept_paths(g.params for g in analysis.groups):
+            values = [t.group.params.get(path) for t in lines]
+            dimensions.append(_param_dimension(path, values))
+        statuses = [STATUS_LABELS.get(t.seed.status.value, t.seed.status.value) for t in lines]
+        dimensions.append(_categorical("status", statuses))
+        for label, values in (
+            ("best eval loss", [t.seed.best for t in lines]),
+            ("final eval loss", [t.seed.final for t in lines]),
+        ):
+            dim = _loss_dimension(label, values)
+            if dim is not None:
+                dimensions.append(dim)
+    best = [t.seed.best for t in lines]
+    trace = {
+        "type": "parcoords",
+        "dimensions": dimensions,
+        "line": {
+            "color": best,
+            "colorscale": LOSS_COLORSCALE,
+            "showscale": bool(lines),
+            "cmin": min(best, default=0.0),
+            "cmax": float(np.percentile(best, 90)) if len(best) >= 5 else max(best, default=1.0),
+            "colorbar": {"title": {"text": "best loss", "side": "right"}, "thickness": 12},
+        },
+        "labelfont": {"size": 12, "color": INK},
+        "tickfont": {"size": 11, "color": MUTED},
+        "rangefont": {"size": 10, "color": MUTED},
+        "meta": {"role": "trials", "trials": [t.seed.trial for t in lines]},
+    }
+    layout = base_layout("Trials across the swept parameters", "", show_legend=False, revision="sweep")
+    for key in ("xaxis", "yaxis", "yaxis2", "hovermode"):
+        layout.pop(key)
+    layout["height"] = 380
+    layout["margin"] = {"l": 64, "r": 48, "t": 84, "b": 28}
+    layout["meta"] = {"chart": "parallel", "empty": not lines}
+    return go.Figure(data=[trace], layout=layout).to_plotly_json()
