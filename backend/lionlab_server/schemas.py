@@ -100,7 +100,9 @@ class Claim(BaseModel):
 
 
 class Heartbeat(BaseModel):
-    stop: str | None = Field(description="'cancelled', 'diverged' or 'stopped_early' when the worker must stop.")
+    stop: str | None = Field(
+        description="'cancelled', 'diverged' or 'stopped_early' when the worker must stop."
+    )
 
 
 class Finish(BaseModel):
