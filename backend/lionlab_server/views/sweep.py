@@ -80,9 +80,7 @@ def trial_params(report: SweepReport) -> dict[str, Any]:
     paths = swept_paths(t.params for t in trials)
     return {
         "columns": [{"key": p, "label": param_label(p)} for p in paths],
-        "values": {
-            str(t.index): {p: format_param(t.params.get(p)) for p in paths} for t in trials
-        },
+        "values": {str(t.index): {p: format_param(t.params.get(p)) for p in paths} for t in trials},
     }
 
 
@@ -98,7 +96,10 @@ def sweep_page(report: SweepReport) -> dict[str, Any]:
         "baseline": a.baseline,
         "challenger": a.challenger,
         "target": {"value": a.target, "source": a.target_source},
-        "speedup": {"steps": speedup_json(a.speedup_steps), "seconds": speedup_json(a.speedup_seconds)},
+        "speedup": {
+            "steps": speedup_json(a.speedup_steps),
+            "seconds": speedup_json(a.speedup_seconds),
+        },
         "compute": compute_json(a.compute),
         "pending_trials": a.pending_trials,
         "params": trial_params(report),

@@ -65,7 +65,10 @@ def _log_ticks(values: Sequence[float]) -> dict[str, Any]:
     else:
         lo, hi = math.floor(math.log10(unique[0])), math.ceil(math.log10(unique[-1]))
         ticks = [10.0**e for e in range(lo, hi + 1)]
-    return {"tickvals": [math.log10(v) for v in ticks], "ticktext": [format_param(v) for v in ticks]}
+    return {
+        "tickvals": [math.log10(v) for v in ticks],
+        "ticktext": [format_param(v) for v in ticks],
+    }
 
 
 def _param_dimension(path: str, values: Sequence[Any]) -> dict[str, Any]:
@@ -75,7 +78,11 @@ def _param_dimension(path: str, values: Sequence[Any]) -> dict[str, Any]:
     floats = [float(v) for v in values]
     positive = all(v > 0 for v in floats)
     if positive and (path == LR or max(floats) / min(floats) >= 10):
-        return {"label": f"{label} (log)", "values": [math.log10(v) for v in floats], **_log_ticks(floats)}
+        return {
+            "label": f"{label} (log)",
+            "values": [math.log10(v) for v in floats],
+            **_log_ticks(floats),
+        }
     return {"label": label, "values": floats}
 
 
@@ -110,7 +117,9 @@ def parallel_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     lines = _lines(analysis)
     dimensions = []
     if lines:
-        dimensions.append(_categorical("optimizer", [optimizer_name(t.group.optimizer) for t in lines]))
+        dimensions.append(
+            _categorical("optimizer", [optimizer_name(t.group.optimizer) for t in lines])
+        )
         for path in swept_paths(g.params for g in analysis.groups):
             values = [t.group.params.get(path) for t in lines]
             dimensions.append(_param_dimension(path, values))
@@ -140,7 +149,9 @@ def parallel_figure(analysis: SweepAnalysis) -> dict[str, Any]:
         "rangefont": {"size": 10, "color": MUTED},
         "meta": {"role": "trials", "trials": [t.seed.trial for t in lines]},
     }
-    layout = base_layout("Trials across the swept parameters", "", show_legend=False, revision="sweep")
+    layout = base_layout(
+        "Trials across the swept parameters", "", show_legend=False, revision="sweep"
+    )
     for key in ("xaxis", "yaxis", "yaxis2", "hovermode"):
         layout.pop(key)
     layout["height"] = 380

@@ -9,6 +9,7 @@ lr can reach". The others appear as faint dots with their own hover.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ import plotly.graph_objects as go
 
 from lionlab.sweeps import GroupSummary, SweepAnalysis, TrialStatus
 from lionlab_server.views.params import format_param
-from lionlab_server.views.style import GRID, MUTED, base_layout
+from lionlab_server.views.style import MUTED, base_layout
 from lionlab_server.views.sweep_labels import (
     config_label,
     optimizer_name,
@@ -24,6 +25,8 @@ from lionlab_server.views.sweep_labels import (
     sweep_color,
 )
 
+MAX_LR_TICKS = 8
+MIN_TICK_GAP = 0.1  # decades between labelled lrs
 EDGE = 0.97  # diverged configurations sit at the plot's top edge: their loss is off the chart
 METRICS = {"final": ("final_mean", "final_sd", "solid"), "best": ("best_mean", "best_sd", "dash")}
 
@@ -79,7 +82,7 @@ def _line(optimizer: str, groups: Sequence[GroupSummary], metric: str) -> dict[s
     return {
         "type": "scatter",
         "mode": "lines+markers",
-        "name": f"{optimizer_name(optimizer)} · {metric} loss",
+        "name": f"{optimizer_name(optimizer)} {metric}",
         "legendgroup": optimizer,
         "x": [g.lr for g in rows],
         "y": [getattr(g, mean) for g in rows],
@@ -112,7 +115,7 @@ def _others(optimizer: str, groups: Sequence[GroupSummary]) -> dict[str, Any] | 
     return {
         "type": "scatter",
         "mode": "markers",
-        "name": f"{optimizer_name(optimizer)} · other configurations",
+        "name": f"{optimizer_name(optimizer)} other configurations",
         "legendgroup": optimizer,
         "showlegend": False,
         "x": [g.lr for g in rest],
@@ -133,13 +136,17 @@ def _diverged(optimizer: str, groups: Sequence[GroupSummary]) -> dict[str, Any] 
     return {
         "type": "scatter",
         "mode": "markers",
-        "name": f"{optimizer_name(optimizer)} · diverged",
+        "name": f"{optimizer_name(optimizer)} diverged",
         "legendgroup": optimizer,
         "x": [g.lr for g in rows],
         "y": [EDGE] * len(rows),
         "yaxis": "y2",
         "cliponaxis": False,
-        "marker": {"symbol": "x-thin", "size": 11, "line": {"color": sweep_color(optimizer), "width": 2.5}},
+        "marker": {
+            "symbol": "x-thin",
+            "size": 11,
+            "line": {"color": sweep_color(optimizer), "width": 2.5},
+        },
         "text": [
             f"<b>diverged on {g.diverged} of {len(g.seeds)} seed{'s' if len(g.seeds) > 1 else ''}"
             f"</b><br>{_describe(g)}"
@@ -154,7 +161,9 @@ def _stopped(optimizer: str, groups: Sequence[GroupSummary]) -> dict[str, Any] |
     """Configurations ASHA stopped on some seed: at the mean of those seeds' best eval loss."""
     rows = []
     for g in groups:
-        bests = [p.best for p in g.seeds if p.status == TrialStatus.STOPPED_EARLY and p.best is not None]
+        bests = [
+            p.best for p in g.seeds if p.status == TrialStatus.STOPPED_EARLY and p.best is not None
+        ]
         if bests and g.lr is not None:
             rows.append((g, sum(bests) / len(bests)))
     if not rows:
@@ -162,7 +171,7 @@ def _stopped(optimizer: str, groups: Sequence[GroupSummary]) -> dict[str, Any] |
     return {
         "type": "scatter",
         "mode": "markers",
-        "name": f"{optimizer_name(optimizer)} · stopped early",
+        "name": f"{optimizer_name(optimizer)} stopped early",
         "legendgroup": optimizer,
         "x": [g.lr for g, _ in rows],
         "y": [y for _, y in rows],
@@ -174,7 +183,11 @@ def _stopped(optimizer: str, groups: Sequence[GroupSummary]) -> dict[str, Any] |
         },
         "text": [_describe(g) for g, _ in rows],
         "hovertemplate": "lr %{x:.3g} · best before stopping %{y:.4g}<br>%{text}<extra></extra>",
-        "meta": {"role": "stopped_early", "optimizer": optimizer, "groups": [g.group for g, _ in rows]},
+        "meta": {
+            "role": "stopped_early",
+            "optimizer": optimizer,
+            "groups": [g.group for g, _ in rows],
+        },
     }
 
 
@@ -185,7 +198,7 @@ def _best(analysis: SweepAnalysis, optimizer: str) -> dict[str, Any] | None:
     return {
         "type": "scatter",
         "mode": "markers",
-        "name": f"{optimizer_name(optimizer)} · best configuration",
+        "name": f"{optimizer_name(optimizer)} best configuration",
         "legendgroup": optimizer,
         "showlegend": False,
         "x": [g.lr],
@@ -232,6 +245,18 @@ def _target_line(target: float | None) -> tuple[list[dict], list[dict]]:
     return [line], [note]
 
 
+def _lr_ticks(data: Sequence[dict]) -> dict[str, Any]:
+    """Ticks at the swept learning rates when a grid has few, else one per decade."""
+    lrs = sorted({x for t in data if t.get("yaxis") != "y2" for x in t["x"]})
+    if 0 < len(lrs) <= MAX_LR_TICKS:
+        ticks = [lrs[0]]
+        for lr in lrs[1:]:  # 3e-4 next to 3.33e-4 would overprint: label the first only
+            if math.log10(lr / ticks[-1]) >= MIN_TICK_GAP:
+                ticks.append(lr)
+        return {"tickvals": ticks, "ticktext": [format_param(v) for v in ticks]}
+    return {"dtick": 1, "exponentformat": "power"}
+
+
 def sensitivity_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     """Final and best eval loss against lr (log axis), one colour per optimizer."""
     data: list[dict] = []
@@ -249,10 +274,21 @@ def sensitivity_figure(analysis: SweepAnalysis) -> dict[str, Any]:
             )
             if t is not None
         ]
-    layout = base_layout("Loss against learning rate", "learning rate", show_legend=True, revision="sweep")
-    layout["height"] = 380
+    layout = base_layout(
+        "Loss against learning rate", "learning rate", show_legend=True, revision="sweep"
+    )
+    layout["height"] = 440
     layout["hovermode"] = "closest"
-    layout["xaxis"] |= {"type": "log", "exponentformat": "power", "showgrid": True, "gridcolor": GRID}
+    layout["xaxis"] |= {"type": "log", **_lr_ticks(data)}
+    # A vertical legend on the right: eight entries read better as a column than in rows.
+    layout["legend"] = {
+        "orientation": "v",
+        "x": 1.02,
+        "y": 1,
+        "yanchor": "top",
+        "font": {"size": 11},
+    }
+    layout["margin"] = {**layout["margin"], "r": 8}
     layout["yaxis"] |= {"title": {"text": "eval loss", "font": {"color": MUTED}}}
     layout["shapes"], layout["annotations"] = _target_line(analysis.target)
     has_points = any(len(t["x"]) for t in data)

@@ -25,7 +25,7 @@ from lionlab_server.views.sweep_labels import (
     swept_paths,
 )
 
-SPLIT = 0.72  # the seeds' panel takes the left 72% of the width, the speedup panel the rest
+SPLIT = 0.76  # the seeds' panel takes the left 76% of the width, the speedup panel the rest
 # How a seed that did not reach the target is drawn: at the step where it stopped.
 MISSED = {
     TrialStatus.SUCCEEDED: ("triangle-right-open", "ran all {n} steps without reaching it"),
@@ -132,7 +132,7 @@ def _speedup_trace(analysis: SweepAnalysis, sp: Speedup, label: str) -> dict[str
             "width": 6,
         },
         "marker": {"color": sweep_color(analysis.challenger), "size": 11, "symbol": "diamond"},
-        "text": [f"{sp.ratio:.2f}x"],
+        "text": [f"{label} {sp.ratio:.2f}x"],
         "textposition": "top center",
         "textfont": {"size": 12, "color": sweep_color(analysis.challenger)},
         "customdata": [[ci, seeds, "paired by seed" if sp.paired else "unpaired"]],
@@ -140,7 +140,13 @@ def _speedup_trace(analysis: SweepAnalysis, sp: Speedup, label: str) -> dict[str
             f"{chal}/{base} %{{x:.3g}}x in {sp.unit}<br>%{{customdata[0]}}<br>"
             "%{customdata[1]}, %{customdata[2]}<extra></extra>"
         ),
-        "meta": {"role": "speedup", "unit": sp.unit, "ratio": sp.ratio, "low": sp.low, "high": sp.high},
+        "meta": {
+            "role": "speedup",
+            "unit": sp.unit,
+            "ratio": sp.ratio,
+            "low": sp.low,
+            "high": sp.high,
+        },
     }
 
 
@@ -159,6 +165,61 @@ def _speedup_axis_range(speedups: Sequence[tuple[Speedup, str]]) -> list[float]:
     return [math.log10(lo), math.log10(hi)]
 
 
+def _speedup_axes(analysis: SweepAnalysis, speedups) -> dict[str, Any]:
+    """The right panel: a log ratio axis with parity (1) dotted, one row per unit."""
+    x2 = {
+        "domain": [SPLIT + 0.03, 1],
+        "anchor": "y2",
+        "type": "log",
+        "range": _speedup_axis_range(speedups),
+        "gridcolor": GRID,
+        "linecolor": AXIS_LINE,
+        "showline": True,
+        "ticks": "outside",
+        "tickcolor": AXIS_LINE,
+        "title": {
+            "text": f"> 1: {optimizer_name(analysis.challenger)} faster",
+            "font": {"color": MUTED},
+        },
+    }
+    y2 = {
+        "anchor": "x2",
+        "type": "category",
+        "categoryarray": ["wall-clock", "steps"],  # steps on top
+        "categoryorder": "array",
+        "range": [-0.7, 1.7],
+        "showticklabels": False,  # each point's text names its unit
+        "showgrid": False,
+        "fixedrange": True,
+    }
+    parity = {
+        "type": "line",
+        "xref": "x2",
+        "yref": "y2 domain",
+        "x0": 1,
+        "x1": 1,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": MUTED, "width": 1, "dash": "dot"},
+        "name": "parity",
+    }
+    return {"xaxis2": x2, "yaxis2": y2, "shapes": [parity]}
+
+
+def _speedup_title(analysis: SweepAnalysis) -> dict[str, Any]:
+    chal, base = optimizer_name(analysis.challenger), optimizer_name(analysis.baseline)
+    return {
+        "xref": "x2 domain",
+        "x": 0.5,
+        "yref": "paper",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "text": f"<b>{chal}/{base} speedup</b>, best configurations",
+        "showarrow": False,
+        "font": {"size": 12},
+    }
+
+
 def _unit_switch(n_seed_traces: int, n_other: int) -> dict[str, Any]:
     """Buttons that show the seeds in steps or in wall-clock seconds."""
 
@@ -167,14 +228,20 @@ def _unit_switch(n_seed_traces: int, n_other: int) -> dict[str, Any]:
         return seeds + [True] * n_other
 
     buttons = [
-        {"label": label, "method": "update", "args": [{"visible": visible(i)}, {"xaxis.title.text": title}]}
-        for i, (label, title) in enumerate((("Steps", "steps to target"), ("Wall clock", "seconds to target")))
+        {
+            "label": label,
+            "method": "update",
+            "args": [{"visible": visible(i)}, {"xaxis.title.text": title}],
+        }
+        for i, (label, title) in enumerate(
+            (("Steps", "steps to target"), ("Wall clock", "seconds to target"))
+        )
     ]
     return {
         "type": "buttons",
         "direction": "right",
         "buttons": buttons,
-        "x": SPLIT,
+        "x": SPLIT - 0.04,
         "xanchor": "right",
         "y": 1.0,
         "yanchor": "bottom",
@@ -227,43 +294,8 @@ def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
         "categoryarray": [labels[g.group] for g in rows],
         "autorange": "reversed",  # first configuration at the top
     }
-    chal, base = optimizer_name(analysis.challenger), optimizer_name(analysis.baseline)
-    layout["xaxis2"] = {
-        "domain": [SPLIT + 0.04, 1],
-        "anchor": "y2",
-        "type": "log",
-        "range": _speedup_axis_range(speedups),
-        "gridcolor": GRID,
-        "linecolor": AXIS_LINE,
-        "showline": True,
-        "ticks": "outside",
-        "tickcolor": AXIS_LINE,
-        "title": {"text": f"{chal}/{base} speedup (>1: {chal} faster)", "font": {"color": MUTED}},
-    }
-    layout["yaxis2"] = {
-        "anchor": "x2",
-        "type": "category",
-        "categoryarray": ["steps", "wall-clock"],
-        "categoryorder": "array",
-        "range": [-0.7, 1.7],
-        "showgrid": False,
-        "linecolor": AXIS_LINE,
-        "showline": True,
-        "fixedrange": True,
-    }
-    layout["shapes"] = [
-        {
-            "type": "line",
-            "xref": "x2",
-            "yref": "y2 domain",
-            "x0": 1,
-            "x1": 1,
-            "y0": 0,
-            "y1": 1,
-            "line": {"color": MUTED, "width": 1, "dash": "dot"},
-            "name": "parity",
-        }
-    ]
+    layout |= _speedup_axes(analysis, speedups)
+    base = optimizer_name(analysis.baseline)
     notes = []
     if analysis.target is None:
         notes.append(_empty_note(f"No target yet: {base}'s best configuration has not finished."))
@@ -271,7 +303,7 @@ def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
         notes.append(_empty_note("No trial has ended yet."))
     if not speedups:
         notes.append({**_empty_note("no speedup measured yet"), "xref": "x2 domain"})
-    layout["annotations"] = notes
+    layout["annotations"] = [_speedup_title(analysis), *notes]
     if has_seconds:
         layout["updatemenus"] = [_unit_switch(n_seed, len(speedups))]
     layout["meta"] = {

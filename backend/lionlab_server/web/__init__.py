@@ -10,7 +10,15 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from lionlab_server.web import auth, checks, compare_views, pages, run_views
+from lionlab_server.web import (
+    auth,
+    checks,
+    compare_views,
+    pages,
+    run_views,
+    sweep_pages,
+    sweep_views,
+)
 from lionlab_server.web.paths import PLOTLY_JS, PLOTLY_URL, STATIC_DIR
 from lionlab_server.web.session import SignInRequired, redirect_to_sign_in
 
@@ -36,10 +44,11 @@ def _plotly_js() -> FileResponse:
 
 def install(app: FastAPI) -> None:
     """Add the dashboard to `app`."""
-    for module in (checks, run_views, compare_views):
+    for module in (checks, run_views, compare_views, sweep_views):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(sweep_pages.router)
     app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False)
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(SignInRequired, redirect_to_sign_in)

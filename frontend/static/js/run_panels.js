@@ -20,6 +20,10 @@ export function renderHeader(view, changed) {
   if (run.attempts > 1) parts.push(`attempt ${run.attempts}`);
   replace(document.getElementById("run-sub"), parts.join(" · "));
   const links = [h("a", { class: "btn", href: `/compare?runs=${run.id}` }, "Compare")];
+  if (run.config.sweep?.id)
+    links.unshift(
+      h("a", { class: "btn", href: `/sweeps/${run.config.sweep.id}`, id: "run-sweep" }, `Sweep (trial ${run.config.sweep.trial})`),
+    );
   if (run.config.job)
     links.push(
       h("a", { class: "btn", href: `/projects/${run.project_id}/submit?from=${run.id}` }, "Edit & resubmit"),

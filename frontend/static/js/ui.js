@@ -11,6 +11,8 @@ const STATUS_LABELS = {
   cancelled: "Cancelled",
   diverged: "Diverged",
   lost: "Lost",
+  stopped_early: "Stopped early",
+  pending: "Pending", // a sweep trial whose run does not exist yet
 };
 
 export function statusBadge(status, stopRequested = null) {

@@ -1,0 +1,232 @@
+"""Sweep pages: a finished Lion-vs-AdamW sweep with its loss-against-lr chart, verdict and
+trials; the read-only report; the new-sweep form's validation messages.
+
+No worker runs here: the test drives each trial's run as a worker would (claim, log eval
+losses up to each ASHA rung, heartbeat, finish), so the server's scheduler and ASHA decide
+what happens next exactly as they would in production.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import httpx
+import orjson
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+STEPS, EVERY, MIN_STEPS = 600, 50, 100
+RUNGS = (100, 300)  # min_steps * 3^k below STEPS
+SPEC = f"""\
+name: browser-sweep
+description: Lion against AdamW on a tiny char LM
+base:
+  task: char_lm
+  steps: {STEPS}
+  eval_interval: {EVERY}
+optimizers: [adamw, lion]
+seeds: 3
+space:
+  adamw:
+    optimizer.lr: [1.0e-3, 3.0e-3]
+paired:
+  factors: [3, 10]
+limits:
+  max_parallel: 6
+asha:
+  eta: 3
+  min_steps: {MIN_STEPS}
+"""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A configuration's eval loss: floor + (3 - floor) * exp(-step / tau); seconds per step."""
+
+    floor: float
+    tau: float
+    step_s: float = 0.05
+    diverges_at: int | None = None
+
+
+# lr -> shape. Lion 1e-4 (AdamW 1e-3 / 10) is the best and about twice as fast as AdamW;
+# Lion 1e-3 (AdamW 3e-3 / 3) blows up. Later seeds do slightly better, so ASHA's first
+# arrivals never stop the best configuration's later seeds.
+SHAPES = {
+    ("adamw", 1e-3): Shape(1.00, 150),
+    ("adamw", 3e-3): Shape(1.12, 170),
+    ("lion", 1e-4): Shape(0.96, 90, 0.045),
+    ("lion", 3.33333333333e-4): Shape(1.00, 120, 0.045),
+    ("lion", 3e-4): Shape(1.03, 110, 0.045),
+    ("lion", 1e-3): Shape(1.0, 100, 0.045, diverges_at=80),
+}
+
+
+def shape_of(trial: dict) -> Shape:
+    lr = trial["params"]["optimizer.lr"]
+    return next(
+        s for (o, v), s in SHAPES.items() if o == trial["optimizer"] and math.isclose(v, lr)
+    )
+
+
+class Driver:
+    """Plays the worker for a sweep's trials over the REST API."""
+
+    def __init__(self, dashboard):
+        self.d = dashboard
+
+    def post(self, path: str, **kw) -> httpx.Response:
+        r = self.d.api("POST", path, **kw)
+        assert r.status_code in (200, 201), r.text
+        return r
+
+    def log(self, run_id: int, steps: list[int], eval_loss: list, start: float, step_s: float):
+        train = [("NaN" if v is None else v + 0.02) for v in eval_loss]
+        body = {
+            "steps": steps,
+            "metrics": {"eval_loss": eval_loss, "train_loss": train},
+            "wall_time": [start + s * step_s for s in steps],
+        }
+        self.post(f"/runs/{run_id}/metrics", content=orjson.dumps(body))
+
+    def drive(self, trial: dict) -> None:
+        """Log the trial's curve rung by rung; stop when told, else finish it."""
+        run_id, worker = trial["run_id"], f"browser-w{trial['index']}"
+        shape, seed = shape_of(trial), trial["seed"]
+        self.post(f"/runs/{run_id}/claim", json={"worker": worker})
+        start = time.time()
+        floor = shape.floor - 0.01 * seed
+        if shape.diverges_at is not None:
+            self.log(run_id, [EVERY, shape.diverges_at], [2.5, None], start, shape.step_s)
+            self.post(f"/runs/{run_id}/finish", json={"worker": worker, "status": "diverged"})
+            return
+        steps = list(range(EVERY, STEPS + 1, EVERY))
+        for lo, hi in zip((0, *RUNGS), (*RUNGS, STEPS), strict=True):
+            chunk = [s for s in steps if lo < s <= hi]
+            losses = [floor + (3 - floor) * math.exp(-s / shape.tau) for s in chunk]
+            self.log(run_id, chunk, losses, start, shape.step_s)
+            beat = self.post(f"/runs/{run_id}/heartbeat", json={"worker": worker}).json()
+            if beat["stop"]:
+                self.post(f"/runs/{run_id}/finish", json={"worker": worker, "status": beat["stop"]})
+                return
+        self.post(f"/runs/{run_id}/finish", json={"worker": worker, "status": "succeeded"})
+
+    def run_sweep(self, project_id: int) -> dict:
+        r = self.post("/sweeps", json={"project_id": project_id, "spec": SPEC})
+        sweep_id = r.json()["id"]
+        for _ in range(100):
+            sweep = self.d.api("GET", f"/sweeps/{sweep_id}").json()
+            queued = [t for t in sweep["trials"] if t["status"] == "queued"]
+            if not queued:
+                break
+            for t in sorted(queued, key=lambda t: t["index"]):
+                self.drive(t)
+        assert sweep["status"] == "finished", sweep["counts"]
+        return sweep
+
+
+@pytest.fixture(scope="module")
+def sweep(dashboard) -> dict:
+    r = dashboard.api("POST", "/projects", json={"name": "browser-sweeps"})
+    assert r.status_code == 201, r.text
+    return Driver(dashboard).run_sweep(r.json()["id"])
+
+
+def open_sweep(open_page, path: str):
+    tab = open_page(path)
+    tab.page.wait_for_selector("body[data-charts-drawn]")
+    return tab
+
+
+SENSITIVITY_LINES = """() => document.querySelector('[data-chart="sensitivity"]').data
+    .filter(t => t.meta.role === 'final').map(t => [t.meta.optimizer, t.line.color])"""
+
+
+def test_the_sweep_page_shows_loss_against_lr_the_verdict_and_the_trials(open_page, sweep):
+    tab = open_sweep(open_page, f"/sweeps/{sweep['id']}")
+    page = tab.page
+    assert page.evaluate(SENSITIVITY_LINES) == [["adamw", "#1c7ed6"], ["lion", "#e8590c"]]
+    layout_x = page.evaluate(
+        "() => document.querySelector('[data-chart=\"sensitivity\"]').layout.xaxis.type"
+    )
+    assert layout_x == "log"
+    verdict = page.locator("#verdict")
+    assert verdict.get_attribute("data-status") == "challenger_faster"
+    assert "Lion reached the target" in page.locator("#verdict-text").inner_text()
+    rows = page.locator("#trials-table tbody tr")
+    assert rows.count() == len(sweep["trials"]) == 18
+    statuses = set(
+        page.eval_on_selector_all("#trials-table tbody tr", "els => els.map(e => e.dataset.status)")
+    )
+    assert {"succeeded", "stopped_early", "diverged"} <= statuses
+    stopped = page.locator("#trials-table tbody tr[data-status=stopped_early]").first
+    assert "stopped at step" in stopped.inner_text()
+    first_run = sweep["trials"][0]["run_id"]
+    assert page.locator(f"#trials-table a[href='/runs/{first_run}']").count() == 1
+    assert page.locator("#best [data-optimizer=lion]").inner_text().count("#") == 3
+    assert page.locator("#sweep-actions", has_text="Share report").count() == 1
+    assert page.locator("[data-chart=time_to_target] .main-svg").count() > 0
+    tab.screenshot("sweep")
+
+
+def test_the_report_is_read_only(open_page, sweep):
+    tab = open_sweep(open_page, f"/sweeps/{sweep['id']}/report")
+    page = tab.page
+    assert page.locator("#verdict-text").inner_text()
+    assert page.locator("button", has_text="Cancel").count() == 0
+    assert page.locator("#share-report").count() == 0
+    assert page.get_by_text("Read-only report").is_visible()
+    tab.screenshot("sweep-report")
+
+
+def test_the_projects_sweeps_are_listed_with_their_progress(open_page, sweep):
+    tab = open_page(f"/projects/{sweep['project_id']}/sweeps")
+    row = tab.page.locator(f"#sweeps-table tr[data-sweep='{sweep['id']}']")
+    row.wait_for()
+    assert "Finished" in row.inner_text() and "18 / 18 trials" in row.inner_text()
+
+
+def test_a_trials_run_page_links_back_to_its_sweep(open_page, sweep):
+    tab = open_page(f"/runs/{sweep['trials'][0]['run_id']}")
+    link = tab.page.locator("#run-sweep")
+    link.wait_for()
+    assert link.get_attribute("href") == f"/sweeps/{sweep['id']}"
+
+
+def test_the_new_sweep_form_names_the_invalid_field(open_page, dashboard):
+    tab = open_page(f"/projects/{dashboard.project['id']}/sweeps/new")
+    tab.expect_refusals(422)
+    page = tab.page
+    page.wait_for_selector("#sweep-form[data-ready]")
+    spec = page.input_value("#spec")
+    assert "optimizer.lr: [1.0e-3, 3.0e-3]" in spec  # the example
+    page.fill("#spec", spec.replace("seeds: 3 ", "seeds: 0 "))
+    page.click("#start-sweep")
+    error = page.locator(".spec-error[data-field=seeds]")
+    error.wait_for()
+    assert "must be a count" in error.inner_text()
+    assert "line" in error.locator(".goto").inner_text()
+    assert "/sweeps/new" in page.url
+    tab.screenshot("sweep-new-invalid")
+
+
+def test_a_running_sweep_can_be_cancelled_from_its_page(open_page, dashboard):
+    body = {
+        "project_id": dashboard.project["id"],
+        "spec": SPEC.replace("browser-sweep", "to-cancel"),
+    }
+    r = dashboard.api("POST", "/sweeps", json=body)
+    assert r.status_code == 201, r.text
+    sweep_id = r.json()["id"]
+    tab = open_sweep(open_page, f"/sweeps/{sweep_id}")
+    page = tab.page
+    assert page.locator("body").get_attribute("data-status") == "running"
+    assert "Not enough data" in page.locator("#verdict-headline").inner_text()
+    page.locator("#sweep-actions button", has_text="Cancel sweep").click()
+    page.locator("#sweep-actions button", has_text="Confirm cancel").click()
+    page.wait_for_selector("body[data-status=cancelled]")
+    assert page.locator("#sweep-actions button", has_text="Cancel sweep").count() == 0
+    assert dashboard.api("GET", f"/sweeps/{sweep_id}").json()["status"] == "cancelled"
