@@ -203,7 +203,7 @@ def _speedup_axes(analysis: SweepAnalysis, speedups) -> dict[str, Any]:
         "line": {"color": MUTED, "width": 1, "dash": "dot"},
         "name": "parity",
     }
-    return {"xaxis2": x2, "yaxis2": y2, "shapes": [parity]}
+    return {"xaxis2": x2, "yaxis2": y2, "shapes": [parity] if speedups else []}
 
 
 def _speedup_title(analysis: SweepAnalysis) -> dict[str, Any]:

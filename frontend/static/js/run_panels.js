@@ -22,7 +22,11 @@ export function renderHeader(view, changed) {
   const links = [h("a", { class: "btn", href: `/compare?runs=${run.id}` }, "Compare")];
   if (run.config.sweep?.id)
     links.unshift(
-      h("a", { class: "btn", href: `/sweeps/${run.config.sweep.id}`, id: "run-sweep" }, `Sweep (trial ${run.config.sweep.trial})`),
+      h(
+        "a",
+        { class: "btn", href: `/sweeps/${run.config.sweep.id}`, id: "run-sweep" },
+        `Sweep (trial ${run.config.sweep.trial})`,
+      ),
     );
   if (run.config.job)
     links.push(

@@ -26,6 +26,28 @@ export function renderVerdict(view) {
     replace(box, h("div", { class: "card-body muted" }, "The verdict appears once trials finish."));
     return;
   }
+  if (!endedTrials(view.sweep)) {
+    box.dataset.status = "waiting";
+    replace(
+      box,
+      h(
+        "div",
+        { class: "card-body" },
+        h(
+          "div",
+          { class: "verdict-head" },
+          h("span", { class: "verdict-kicker" }, "Verdict"),
+          h("h2", { id: "verdict-headline" }, "Waiting for the first trials"),
+        ),
+        h(
+          "p",
+          { class: "verdict-lead", id: "verdict-text" },
+          `No trial has ended yet. The verdict compares ${chal}'s best configuration with ${base}'s once every seed of each has run to the end.`,
+        ),
+      ),
+    );
+    return;
+  }
   const [first, ...rest] = verdict.sentences;
   const preliminary = view.pending_trials > 0;
   box.dataset.status = verdict.status;
@@ -38,11 +60,21 @@ export function renderVerdict(view) {
         "div",
         { class: "verdict-head" },
         h("span", { class: "verdict-kicker" }, "Verdict"),
-        h("h2", { id: "verdict-headline" }, VERDICT_HEADLINES[verdict.status]?.(chal, base) || verdict.status),
+        h(
+          "h2",
+          { id: "verdict-headline" },
+          VERDICT_HEADLINES[verdict.status]?.(chal, base) || verdict.status,
+        ),
         preliminary ? h("span", { class: "badge status-queued" }, "Preliminary") : null,
       ),
       h("p", { class: "verdict-lead", id: "verdict-text" }, first),
-      rest.length ? h("ul", { class: "verdict-more" }, rest.map((s) => h("li", {}, s))) : null,
+      rest.length
+        ? h(
+            "ul",
+            { class: "verdict-more" },
+            rest.map((s) => h("li", {}, s)),
+          )
+        : null,
     ),
   );
 }
@@ -83,9 +115,24 @@ export function renderTiles(view) {
         : `worst seed of ${base}'s best configuration`;
   replace(
     document.getElementById("sweep-tiles"),
-    tile("Trials", sweepProgress(sweep), `${fmtInt(endedTrials(sweep))} ended of ${fmtInt(sweep.trials_total)}`, "tile-trials"),
-    ratioTile(`${chal}/${base} speedup (steps)`, view.speedup.steps, "tile-speedup", "needs both best configurations"),
-    ratioTile(`${chal}/${base} speedup (wall clock)`, view.speedup.seconds, "tile-speedup-wall", "needs wall times of both"),
+    tile(
+      "Trials",
+      sweepProgress(sweep),
+      `${fmtInt(endedTrials(sweep))} ended of ${fmtInt(sweep.trials_total)}`,
+      "tile-trials",
+    ),
+    ratioTile(
+      `${chal}/${base} speedup (steps)`,
+      view.speedup.steps,
+      "tile-speedup",
+      "needs both best configurations",
+    ),
+    ratioTile(
+      `${chal}/${base} speedup (wall clock)`,
+      view.speedup.seconds,
+      "tile-speedup-wall",
+      "needs wall times of both",
+    ),
     tile("Target eval loss", fmtValue(target.value), targetSub, "tile-target"),
     tile("Compute saved", saved, compute.planned_steps ? savedSub : "", "tile-compute"),
   );
@@ -109,7 +156,9 @@ function bestConfig(b) {
       { class: "head" },
       h("span", { class: "swatch", style: { background: b.color } }),
       optimizerBadge(b.optimizer),
-      Object.entries(b.params).map(([k, v]) => h("span", { class: "param" }, h("span", { class: "k" }, k), v)),
+      Object.entries(b.params).map(([k, v]) =>
+        h("span", { class: "param" }, h("span", { class: "k" }, k), v),
+      ),
     ),
     h(
       "div",
@@ -121,7 +170,12 @@ function bestConfig(b) {
     h(
       "div",
       { class: "losses" },
-      h("span", {}, "runs ", b.runs.map((id) => h("a", { class: "run-link", href: `/runs/${id}` }, `#${id}`))),
+      h(
+        "span",
+        {},
+        "runs ",
+        b.runs.map((id) => h("a", { class: "run-link", href: `/runs/${id}` }, `#${id}`)),
+      ),
     ),
   );
 }
@@ -146,7 +200,11 @@ export function renderBest(view) {
     h(
       "div",
       { class: "card-foot" },
-      h("span", { class: "muted", style: { fontSize: "12px" } }, "Lowest mean final eval loss among configurations whose seeds all ran to the end. "),
+      h(
+        "span",
+        { class: "muted", style: { fontSize: "12px" } },
+        "Lowest mean final eval loss among configurations whose seeds all ran to the end. ",
+      ),
       allRuns.length > 1
         ? h("a", { class: "btn btn-sm", href: `/compare?runs=${allRuns.join(",")}` }, "Compare these runs")
         : null,
@@ -173,7 +231,9 @@ export function renderCompute(view) {
     h(
       "div",
       { class: "compute-bar", title: `${fmtInt(c.planned_steps)} trial-steps in the full grid` },
-      parts.map(([key, cls]) => h("span", { class: `part ${cls}`, style: { width: `${(c[key] / total) * 100}%` } })),
+      parts.map(([key, cls]) =>
+        h("span", { class: `part ${cls}`, style: { width: `${(c[key] / total) * 100}%` } }),
+      ),
     ),
     h(
       "dl",

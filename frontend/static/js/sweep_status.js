@@ -53,7 +53,8 @@ export function sweepProgress(sweep) {
   const ended = endedTrials(sweep);
   const total = sweep.trials_total || 0;
   const pct = total ? Math.round((ended / total) * 1000) / 10 : 0;
-  const barClass = sweep.status === "finished" ? "bar done" : sweep.status === "running" ? "bar" : "bar stopped";
+  const barClass =
+    sweep.status === "finished" ? "bar done" : sweep.status === "running" ? "bar" : "bar stopped";
   const running = sweep.counts.running || 0;
   return h(
     "div",

@@ -5,13 +5,28 @@ import { h, replace } from "./dom.js";
 import { fmtInt, fmtValue, lossKey } from "./format.js";
 import { optimizerBadge, statusBadge } from "./ui.js";
 
-const STATUS_ORDER = ["running", "queued", "pending", "succeeded", "stopped_early", "diverged", "failed", "lost", "cancelled"];
+const STATUS_ORDER = [
+  "running",
+  "queued",
+  "pending",
+  "succeeded",
+  "stopped_early",
+  "diverged",
+  "failed",
+  "lost",
+  "cancelled",
+];
 const sort = { key: "index", dir: "asc" };
 
 function progress(t) {
   const done = t.status === "succeeded" ? t.planned_steps : t.steps_run;
   const pct = t.planned_steps ? Math.min(100, Math.round((done / t.planned_steps) * 1000) / 10) : 0;
-  const cls = t.status === "succeeded" ? "bar done" : ["running", "queued", "pending"].includes(t.status) ? "bar" : "bar stopped";
+  const cls =
+    t.status === "succeeded"
+      ? "bar done"
+      : ["running", "queued", "pending"].includes(t.status)
+        ? "bar"
+        : "bar stopped";
   return h(
     "div",
     { class: "progress compact" },
@@ -26,7 +41,9 @@ function flags(t) {
 }
 
 function trialCell(t, bestRuns) {
-  const star = bestRuns.has(t.run_id) ? h("span", { class: "best-star", title: "A seed of this optimizer's best configuration" }, "★ ") : null;
+  const star = bestRuns.has(t.run_id)
+    ? h("span", { class: "best-star", title: "A seed of this optimizer's best configuration" }, "★ ")
+    : null;
   const name = t.run_id
     ? h("a", { class: "run-name", href: `/runs/${t.run_id}` }, `Trial ${t.index}`)
     : h("span", { class: "run-name muted" }, `Trial ${t.index}`);
@@ -49,10 +66,30 @@ function columns(params, bestRuns) {
     ["seed", "Seed", (t) => t.seed, (t) => h("span", { class: "num" }, String(t.seed)), "right"],
     ["status", "Status", (t) => STATUS_ORDER.indexOf(t.status), (t) => statusBadge(t.status)],
     ["progress", "Steps", (t) => t.steps_run, progress],
-    ["best", "Best loss", (t) => lossKey(t.best_loss), (t) => h("span", { class: "num" }, fmtValue(t.best_loss)), "right"],
-    ["final", "Final loss", (t) => lossKey(t.final_loss), (t) => h("span", { class: "num" }, fmtValue(t.final_loss)), "right"],
+    [
+      "best",
+      "Best loss",
+      (t) => lossKey(t.best_loss),
+      (t) => h("span", { class: "num" }, fmtValue(t.best_loss)),
+      "right",
+    ],
+    [
+      "final",
+      "Final loss",
+      (t) => lossKey(t.final_loss),
+      (t) => h("span", { class: "num" }, fmtValue(t.final_loss)),
+      "right",
+    ],
     ["flags", "Flags", (t) => -t.flags.length, flags],
-    ["stop", "Stop reason", null, (t) => (t.stop_reason ? h("span", { class: "stop-reason" }, t.stop_reason) : h("span", { class: "faint" }, "—"))],
+    [
+      "stop",
+      "Stop reason",
+      null,
+      (t) =>
+        t.stop_reason
+          ? h("span", { class: "stop-reason" }, t.stop_reason)
+          : h("span", { class: "faint" }, "—"),
+    ],
   ];
 }
 
@@ -81,7 +118,13 @@ export function renderTrials(view) {
     {},
     cols.map(([id, label, key, , cls]) => {
       const arrow = sort.key === id ? (sort.dir === "asc" ? "▲" : "▼") : "";
-      const th = h("th", { class: [key ? "sortable" : "", cls || ""].join(" "), dataset: { sort: id } }, label, " ", h("span", { class: "arrow" }, arrow));
+      const th = h(
+        "th",
+        { class: [key ? "sortable" : "", cls || ""].join(" "), dataset: { sort: id } },
+        label,
+        " ",
+        h("span", { class: "arrow" }, arrow),
+      );
       if (key)
         th.addEventListener("click", () => {
           sort.dir = sort.key === id && sort.dir === "asc" ? "desc" : "asc";

@@ -25,6 +25,10 @@ const CONFIG = {
 const EMPTY_TEXT = {
   sensitivity: ["Loss against learning rate", "Appears when the first configurations finish."],
   parallel: ["Trials across the swept parameters", "Appears with the first evaluations."],
+  time_to_target: [
+    "Time to target",
+    "Appears once the baseline's best configuration has finished: the highest final eval loss among its seeds is the target.",
+  ],
 };
 let timer = null;
 
@@ -49,7 +53,8 @@ async function cancelSweep() {
   } catch (err) {
     toast(`Could not cancel: ${err.message}`, { kind: "error" });
   }
-  await refresh();
+  // after the confirm button has reset itself, so the header may replace it
+  setTimeout(() => refresh().catch((err) => toast(err.message, { kind: "error" })));
 }
 
 function renderHeader(view) {
@@ -66,12 +71,19 @@ function renderHeader(view) {
   ];
   const sub = document.getElementById("sweep-sub");
   replace(sub, sweep.description ? h("div", {}, sweep.description) : null, h("div", {}, parts.join(" · ")));
-  if (report) return;
-  const actions = [h("button", { class: "btn", type: "button", id: "share-report", onclick: shareReport }, "Share report")];
-  if (sweep.status === "running" && !document.querySelector("#sweep-actions .confirming"))
-    actions.unshift(confirmButton("Cancel sweep", "Confirm cancel", cancelSweep, "btn btn-danger"));
-  if (sweep.status !== "running" || !document.querySelector("#sweep-actions .confirming"))
-    replace(document.getElementById("sweep-actions"), ...actions);
+  // The report has no controls; a refresh never replaces a cancel waiting for its confirm.
+  const box = document.getElementById("sweep-actions");
+  if (report || box.querySelector(".confirming")) return;
+  const share = h(
+    "button",
+    { class: "btn", type: "button", id: "share-report", onclick: shareReport },
+    "Share report",
+  );
+  const cancel =
+    sweep.status === "running"
+      ? confirmButton("Cancel sweep", "Confirm cancel", cancelSweep, "btn btn-danger")
+      : null;
+  replace(box, cancel, share);
 }
 
 function renderWarnings() {
@@ -81,7 +93,12 @@ function renderWarnings() {
   if (!warnings.length || report) return;
   replace(
     document.getElementById("sweep-alert"),
-    h("div", { class: "callout warning", style: { marginBottom: "16px" } }, h("b", {}, "Started, with warnings. "), warnings.join(" ")),
+    h(
+      "div",
+      { class: "callout warning", style: { marginBottom: "16px" } },
+      h("b", {}, "Started, with warnings. "),
+      warnings.join(" "),
+    ),
   );
 }
 
@@ -152,7 +169,10 @@ async function start() {
   try {
     await refresh();
   } catch (err) {
-    replace(document.getElementById("verdict"), errorState(err.message, () => location.reload()));
+    replace(
+      document.getElementById("verdict"),
+      errorState(err.message, () => location.reload()),
+    );
   }
 }
 

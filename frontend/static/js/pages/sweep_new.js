@@ -70,7 +70,11 @@ function errorItem(err) {
     " ",
     h("span", { class: "msg" }, message),
     line >= 0
-      ? h("button", { type: "button", class: "btn btn-sm btn-ghost goto", onclick: () => selectLine(line) }, `line ${line + 1}`)
+      ? h(
+          "button",
+          { type: "button", class: "btn btn-sm btn-ghost goto", onclick: () => selectLine(line) },
+          `line ${line + 1}`,
+        )
       : null,
   );
   return item;
@@ -92,7 +96,8 @@ async function submit(event) {
   stateEl.dataset.state = "checking";
   try {
     const sweep = await post("/sweeps", { project_id: projectId, spec: editor.value });
-    if (sweep.warnings?.length) sessionStorage.setItem(`${WARNINGS_KEY}:${sweep.id}`, JSON.stringify(sweep.warnings));
+    if (sweep.warnings?.length)
+      sessionStorage.setItem(`${WARNINGS_KEY}:${sweep.id}`, JSON.stringify(sweep.warnings));
     location.assign(`/sweeps/${sweep.id}`);
   } catch (err) {
     submitButton.disabled = false;

@@ -14,7 +14,11 @@ let timer = null;
 
 function optimizers(sweep) {
   const names = sweep.spec.optimizers || ["adamw", "lion"];
-  return h("span", { class: "opt-list" }, names.map((n) => optimizerBadge(n)));
+  return h(
+    "span",
+    { class: "opt-list" },
+    names.map((n) => optimizerBadge(n)),
+  );
 }
 
 function row(sweep) {
@@ -52,7 +56,12 @@ function table(items) {
     h("th", {}, "Created"),
     h("th", {}),
   );
-  return h("table", { class: "data", id: "sweeps-table" }, h("thead", {}, head), h("tbody", {}, items.map(row)));
+  return h(
+    "table",
+    { class: "data", id: "sweeps-table" },
+    h("thead", {}, head),
+    h("tbody", {}, items.map(row)),
+  );
 }
 
 function empty() {
