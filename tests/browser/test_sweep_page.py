@@ -129,10 +129,16 @@ class Driver:
 
 
 @pytest.fixture(scope="module")
-def sweep(dashboard) -> dict:
+def project(dashboard) -> dict:
+    """A project of its own: the sweeps' runs stay out of the other tests' runs tables."""
     r = dashboard.api("POST", "/projects", json={"name": "browser-sweeps"})
     assert r.status_code == 201, r.text
-    return Driver(dashboard).run_sweep(r.json()["id"])
+    return r.json()
+
+
+@pytest.fixture(scope="module")
+def sweep(dashboard, project) -> dict:
+    return Driver(dashboard).run_sweep(project["id"])
 
 
 def open_sweep(open_page, path: str):
@@ -168,8 +174,12 @@ def test_the_sweep_page_shows_loss_against_lr_the_verdict_and_the_trials(open_pa
     assert page.locator(f"#trials-table a[href='/runs/{first_run}']").count() == 1
     assert page.locator("#best [data-optimizer=lion]").inner_text().count("#") == 3
     assert page.locator("#sweep-actions", has_text="Share report").count() == 1
-    assert page.locator("[data-chart=time_to_target] .main-svg").count() > 0
     tab.screenshot("sweep")
+    units_shown = """() => document.querySelector('[data-chart="time_to_target"]').data
+        .filter(t => t.meta.role === 'seeds' && t.visible !== false).map(t => t.meta.unit)"""
+    assert set(page.evaluate(units_shown)) == {"steps"}
+    page.locator("[data-chart=time_to_target] .updatemenu-button", has_text="Wall clock").click()
+    page.wait_for_function(f"() => ({units_shown})().every(u => u === 'seconds')")
 
 
 def test_the_report_is_read_only(open_page, sweep):
@@ -197,8 +207,8 @@ def test_a_trials_run_page_links_back_to_its_sweep(open_page, sweep):
     assert link.get_attribute("href") == f"/sweeps/{sweep['id']}"
 
 
-def test_the_new_sweep_form_names_the_invalid_field(open_page, dashboard):
-    tab = open_page(f"/projects/{dashboard.project['id']}/sweeps/new")
+def test_the_new_sweep_form_names_the_invalid_field(open_page, project):
+    tab = open_page(f"/projects/{project['id']}/sweeps/new")
     tab.expect_refusals(422)
     page = tab.page
     page.wait_for_selector("#sweep-form[data-ready]")
@@ -214,9 +224,9 @@ def test_the_new_sweep_form_names_the_invalid_field(open_page, dashboard):
     tab.screenshot("sweep-new-invalid")
 
 
-def test_a_running_sweep_can_be_cancelled_from_its_page(open_page, dashboard):
+def test_a_running_sweep_can_be_cancelled_from_its_page(open_page, dashboard, project):
     body = {
-        "project_id": dashboard.project["id"],
+        "project_id": project["id"],
         "spec": SPEC.replace("browser-sweep", "to-cancel"),
     }
     r = dashboard.api("POST", "/sweeps", json=body)
