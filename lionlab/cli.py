@@ -83,7 +83,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Server, a local worker and (with --demo) a queued Lion-vs-AdamW comparison."""
+    """Server, a local worker and (with --demo) a queued Lion-vs-AdamW sweep."""
     from lionlab import launch
 
     settings = _apply_overrides(args)
@@ -105,19 +105,55 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings) -> None:
-    from lionlab import launch
+    from lionlab import launch, sweep_progress
     from lionlab.client import connect
 
     launch.wait_until_up(settings.resolved_api_url)
     api = connect(settings.resolved_api_url)
-    run_ids = launch.queue_demo(api)
-    url = settings.resolved_api_url
+    sweep = launch.queue_demo(api)
+    url = f"{settings.resolved_api_url}/sweeps/{sweep['id']}"
     print(
-        f"demo: queued Lion vs AdamW on the character LM as runs {run_ids}; "
-        f"metrics at {url}/api/v1/series?run={run_ids[0]}&run={run_ids[1]}&key=eval_loss",
+        f"demo: queued a paired Lion-vs-AdamW sweep on the character LM "
+        f"({sweep['trials_total']} trials, {sweep['max_parallel']} at a time); follow it at {url}",
         flush=True,
     )
-    launch.follow(api, run_ids)
+    analysis = sweep_progress.follow(api, sweep["id"])
+    print(sweep_progress.summary(analysis, url), flush=True)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Submit a sweep spec to the server and follow it to its verdict."""
+    from pathlib import Path
+
+    from lionlab import sweep_progress
+    from lionlab.client import ApiError, connect
+    from lionlab.client.run import project_id
+
+    text = sys.stdin.read() if args.spec == "-" else Path(args.spec).read_text(encoding="utf-8")
+    api = connect(args.api_url)
+    try:
+        sweep = sweep_progress.submit(api, project_id(api, args.project), text)
+    except ApiError as exc:
+        print(
+            f"error: the sweep spec was refused:\n{sweep_progress.describe_error(exc)}",
+            file=sys.stderr,
+        )
+        return 2
+    url = f"{api.base_url}/sweeps/{sweep['id']}"
+    print(
+        f"sweep {sweep['id']} ({sweep['name']}): {sweep['trials_total']} trials, "
+        f"{sweep['max_parallel']} at a time; page: {url}",
+        flush=True,
+    )
+    if args.no_follow:
+        return 0
+    try:
+        analysis = sweep_progress.follow(api, sweep["id"])
+    except KeyboardInterrupt:
+        print(f"\nstopped following; the sweep goes on at {url}")
+        return 130
+    print(sweep_progress.summary(analysis, url), flush=True)
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -190,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--demo",
                 action="store_true",
-                help="queue a Lion-vs-AdamW comparison on the built-in LM",
+                help="queue a paired Lion-vs-AdamW sweep on the built-in LM and follow it",
             )
         p.set_defaults(func=func)
     p = sub.add_parser("worker", help="run training workers (one process per GPU)")
@@ -202,6 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queues", help="queues to consume (default: gpu, or cpu,gpu without GPUs)")
     p.add_argument("--loglevel", default="info")
     p.set_defaults(func=cmd_worker)
+    p = sub.add_parser(
+        "sweep",
+        help="submit a sweep spec (YAML or JSON) and follow it to its verdict",
+        description="Submit a sweep spec (docs/sweeps.md) to the LionLab server "
+        "(LIONLAB_API_URL / LIONLAB_API_TOKEN, or the local `lionlab up`) and show a "
+        "progress bar until it ends, then the verdict.",
+    )
+    p.add_argument("spec", help="path of the spec file, or - for standard input")
+    p.add_argument("--project", default="sweeps", help="project name (created if missing)")
+    p.add_argument("--api-url", help="server URL (default: LIONLAB_API_URL or the local one)")
+    p.add_argument("--no-follow", action="store_true", help="submit and return at once")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     _common(p)
     p.set_defaults(func=cmd_migrate)

@@ -141,66 +141,42 @@ def wait_until_up(url: str, timeout: float = 120) -> None:
     raise TimeoutError(f"LionLab at {url} did not answer within {timeout:.0f}s")
 
 
-DEMO_STEPS = 600
+DEMO_PROJECT = "demo"
 
 
-def demo_jobs() -> list[tuple[str, dict]]:
-    """A Lion-vs-AdamW comparison on the built-in character LM, with the paper's transfer rule
-    (Lion lr = AdamW lr / 10, weight decay x 10, as in the paper's examples)."""
-    from lionlab.transfer import lion_from_adamw
+def demo_sweep_spec() -> dict:
+    """The demo: a small paired Lion-vs-AdamW sweep on the built-in character LM.
 
-    adamw_lr, adamw_wd = 1e-3, 0.01
-    lion = lion_from_adamw(adamw_lr, adamw_wd, factor=10)
-    base = {
-        "task": "char_lm",
-        "steps": DEMO_STEPS,
-        "eval_interval": 50,
-        "schedule": {"warmup_steps": 50, "decay": "cosine"},
-        "device": "auto",
-        "seed": 0,
+    Three AdamW learning rates, the last one far too large (it diverges, and so do the Lion
+    configurations derived from it); Lion's lr and weight decay derived from each with the
+    paper's rule (lr / 3 and / 10, weight decay x 3 and x 10); two seeds; ASHA on eval loss.
+    Sized to finish in under ten minutes on a 2-core CPU (bench/sweep_demo.py measures it).
+    """
+    return {
+        "name": "demo-lion-vs-adamw",
+        "description": "Built-in char LM: Lion's grid derived from AdamW's by the paper's "
+        "transfer rule; AdamW lr 1.0 is planted as a far too large setting.",
+        "base": {
+            "task": "char_lm",
+            "model_size": "tiny",
+            "steps": 400,
+            "eval_interval": 50,
+            "schedule": {"warmup_steps": 30, "decay": "cosine"},
+            "checkpoint_interval": 0,
+            "device": "auto",
+        },
+        "optimizers": ["adamw", "lion"],
+        "seeds": 2,
+        "space": {"adamw": {"optimizer.lr": [1.0e-3, 3.0e-3, 1.0]}},
+        "paired": {"factors": [3, 10]},
+        "limits": {"max_parallel": 2},
+        "asha": {"eta": 3, "min_steps": 100},
     }
-    return [
-        (
-            "demo-adamw",
-            {**base, "optimizer": {"name": "adamw", "lr": adamw_lr, "weight_decay": adamw_wd}},
-        ),
-        (
-            "demo-lion",
-            {
-                **base,
-                "optimizer": {"name": "lion", "lr": lion.lr, "weight_decay": lion.weight_decay},
-            },
-        ),
-    ]
 
 
-def queue_demo(api) -> list[int]:
-    """Submit the demo comparison to project 'demo'; returns the run ids."""
+def queue_demo(api) -> dict:
+    """Submit the demo sweep to project 'demo'; returns the sweep."""
     from lionlab.client.run import project_id
+    from lionlab.sweep_progress import submit
 
-    pid = project_id(api, "demo")
-    return [
-        api.post("/runs", {"project_id": pid, "name": name, "job": job, "tags": ["demo"]})["id"]
-        for name, job in demo_jobs()
-    ]
-
-
-def follow(api, run_ids: list[int], out=sys.stdout, every: float = 10.0) -> None:
-    """Print the runs' progress until they end (a daemon thread runs this for `up --demo`)."""
-    while True:
-        lines, done = [], True
-        for rid in run_ids:
-            run = api.get(f"/runs/{rid}")
-            summaries = {s["key"]: s for s in api.get(f"/runs/{rid}/metrics")}
-            step = summaries.get("train_loss", {}).get("last_step") or 0
-            total = run["config"]["job"]["steps"]
-            ev = summaries.get("eval_loss", {}).get("last")
-            lines.append(
-                f"{run['name']}: {run['status']} {step}/{total}"
-                + (f" eval_loss {ev:.3f}" if isinstance(ev, float) else "")
-            )
-            done &= run["status"] not in ("queued", "running")
-        print("demo | " + " | ".join(lines), file=out, flush=True)
-        if done:
-            return
-        time.sleep(every)
+    return submit(api, project_id(api, DEMO_PROJECT), demo_sweep_spec())

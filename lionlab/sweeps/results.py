@@ -77,6 +77,7 @@ class TrialResult:
     lr: float | None = None  # defaults to params["optimizer.lr"]
     final_loss: float | None = None  # defaults to the last eval loss of a succeeded trial
     best_loss: float | None = None  # defaults to the lowest finite eval loss of the curve
+    last_step: int | None = None  # last step trained (any metric); defaults to the curve's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", TrialStatus(self.status))
@@ -110,6 +111,8 @@ class TrialResult:
         """Steps this trial ran: all of them when it succeeded, else its last logged step."""
         if self.status == TrialStatus.SUCCEEDED:
             return self.planned_steps
+        if self.last_step is not None:
+            return self.last_step
         return int(self.curve.steps[-1]) if len(self.curve) else 0
 
 

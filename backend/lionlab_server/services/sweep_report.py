@@ -54,7 +54,8 @@ def sweep_report(session: Session, scope: Scope, sweep_id: int) -> SweepReport:
     results, trials = [], []
     for t in row.trials:
         run = runs.get(t["index"])
-        result = _result(t, run, curves.get(run.run_id) if run else None)
+        steps_run = last.get(run.run_id, 0) if run else 0
+        result = _result(t, run, curves.get(run.run_id) if run else None, steps_run)
         results.append(result)
         stop = decider.stop_decision(t["index"]) if decider else None
         trials.append(
@@ -69,7 +70,7 @@ def sweep_report(session: Session, scope: Scope, sweep_id: int) -> SweepReport:
                 planned_steps=t["job"]["steps"],
                 run_id=run.run_id if run else None,
                 status=run.status if run else store.PENDING,
-                steps_run=last.get(run.run_id, 0) if run else 0,
+                steps_run=steps_run,
                 best_loss=_finite(result.best),
                 final_loss=_finite(result.final),
                 flags=flags.get(run.run_id, []) if run else [],
@@ -81,7 +82,7 @@ def sweep_report(session: Session, scope: Scope, sweep_id: int) -> SweepReport:
     return SweepReport(sweep, analyze(results), decisions)
 
 
-def _result(trial: dict, run: store.TrialRun | None, curve) -> TrialResult:
+def _result(trial: dict, run: store.TrialRun | None, curve, steps_run: int) -> TrialResult:
     status = _TRIAL_STATUS.get(run.status if run else store.PENDING, TrialStatus.FAILED)
     steps, values, walls = curve if curve is not None else ([], [], None)
     start = run.started_at.timestamp() if run and run.started_at else None
@@ -95,6 +96,7 @@ def _result(trial: dict, run: store.TrialRun | None, curve) -> TrialResult:
         planned_steps=trial["job"]["steps"],
         params=trial["params"],
         lr=trial["job"]["optimizer"]["lr"],
+        last_step=steps_run,
     )
 
 
