@@ -88,8 +88,10 @@ def test_each_ended_trial_frees_one_slot_until_the_sweep_finishes(api, project):
 def test_invalid_specs_are_422_naming_the_field_and_store_nothing(api, project):
     cases = [
         ({"seeds": 0}, "seeds"),
-        ({"space": {"adamw": {"optimizer.lr": {"dist": "log_uniform", "low": -1, "high": 1}}}},
-         "space.adamw.optimizer.lr"),
+        (
+            {"space": {"adamw": {"optimizer.lr": {"dist": "log_uniform", "low": -1, "high": 1}}}},
+            "space.adamw.optimizer.lr",
+        ),
         ({"limits": {"max_trials": 5}}, "limits.max_trials"),
         ({"asha": {"min_steps": 15}}, "asha.min_steps"),  # not an eval step
     ]
@@ -142,8 +144,12 @@ def test_asha_stops_a_bad_trial_at_its_rung_and_the_worker_is_told(api, project)
 
 
 def test_a_diverged_trial_counts_as_the_worst_result_at_its_next_rung(api, project):
-    over = {"optimizers": ["adamw"], "seeds": 1, "space": {"adamw": {"optimizer.lr": [1e-3, 1.0]}},
-            "asha": {"eta": 2, "min_steps": 30, "min_reports": 2}}
+    over = {
+        "optimizers": ["adamw"],
+        "seeds": 1,
+        "space": {"adamw": {"optimizer.lr": [1e-3, 1.0]}},
+        "asha": {"eta": 2, "min_steps": 30, "min_reports": 2},
+    }
     sid = create(api, project, **over)["id"]
     good, bad = detail(api, sid)["trials"]
     drive(api, bad, [2.0, float("nan")], end="diverged")
