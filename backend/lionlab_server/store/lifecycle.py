@@ -1,4 +1,5 @@
-"""Job lifecycle: queued -> running -> succeeded | failed | cancelled | diverged (| lost).
+"""Job lifecycle: queued -> running -> succeeded | failed | cancelled | diverged | stopped_early
+(| lost).
 
 Every transition is one conditional UPDATE, so two workers (a redelivered message) or two
 server processes (two reapers) can never both win: the loser changes nothing and learns why.
