@@ -274,3 +274,9 @@ def test_the_new_sweep_forms_example_is_a_valid_paired_spec():
     spec = parse_spec_text(EXAMPLE_SPEC)
     assert spec.optimizers == ["adamw", "lion"]
     assert len(expand(spec)) == (2 + 4) * 3  # Lion's 4 configurations come from AdamW's 2
+
+
+def test_lr_ticks_are_the_swept_values_without_overprinting():
+    close = [trial(10 + i, "lion", lr, 0) for i, lr in enumerate((1e-4, 3e-4, 3.33333333333e-4))]
+    fig = sensitivity_figure(analyze(results()[:3] + close))
+    assert fig["layout"]["xaxis"]["ticktext"] == ["1e-4", "3e-4", "0.001"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ from lionlab_server.views.params import PRIORITY, differing_keys, format_param, 
 from lionlab_server.views.style import optimizer_color
 
 LR = "optimizer.lr"
+MIN_TICK_GAP = 0.1  # decades between labelled values on a log axis
 
 
 def optimizer_name(optimizer: str) -> str:
@@ -50,3 +52,13 @@ def optimizer_order(analysis: SweepAnalysis) -> list[str]:
     seen = [analysis.baseline, analysis.challenger] + [g.optimizer for g in analysis.groups]
     present = {g.optimizer for g in analysis.groups}
     return [o for o in dict.fromkeys(seen) if o in present]
+
+
+def spaced_log_ticks(values: Iterable[float]) -> list[float]:
+    """The distinct values, minus any within MIN_TICK_GAP decades of the previous one kept:
+    3e-4 next to 3.33e-4 would overprint, so only the first is labelled."""
+    ticks: list[float] = []
+    for v in sorted(set(values)):
+        if not ticks or math.log10(v / ticks[-1]) >= MIN_TICK_GAP:
+            ticks.append(v)
+    return ticks

@@ -25,6 +25,7 @@ from lionlab_server.views.sweep_labels import (
     optimizer_name,
     optimizer_order,
     param_label,
+    spaced_log_ticks,
     swept_paths,
 )
 
@@ -61,7 +62,7 @@ def _log_ticks(values: Sequence[float]) -> dict[str, Any]:
     """Ticks at the swept values themselves (a grid has few), else at powers of ten."""
     unique = sorted(set(values))
     if len(unique) <= 8:
-        ticks = unique
+        ticks = spaced_log_ticks(unique)
     else:
         lo, hi = math.floor(math.log10(unique[0])), math.ceil(math.log10(unique[-1]))
         ticks = [10.0**e for e in range(lo, hi + 1)]
@@ -73,8 +74,9 @@ def _log_ticks(values: Sequence[float]) -> dict[str, Any]:
 
 def _param_dimension(path: str, values: Sequence[Any]) -> dict[str, Any]:
     label = param_label(path)
-    if not _numeric(values):
-        return _categorical(label, [format_param(v) for v in values])
+    if not _numeric(values):  # None: an optimizer that does not sweep it takes its default
+        names = ["default" if v is None else format_param(v) for v in values]
+        return _categorical(label, names)
     floats = [float(v) for v in values]
     positive = all(v > 0 for v in floats)
     if positive and (path == LR or max(floats) / min(floats) >= 10):
@@ -112,38 +114,42 @@ def _lines(analysis: SweepAnalysis) -> list[TrialLine]:
     return sorted(lines, key=lambda t: order.index(t.group.optimizer))
 
 
+def _dimensions(analysis: SweepAnalysis, lines: Sequence[TrialLine]) -> list[dict[str, Any]]:
+    """optimizer, each swept parameter, status, best and final loss (when any trial has one)."""
+    if not lines:
+        return []
+    dims = [_categorical("optimizer", [optimizer_name(t.group.optimizer) for t in lines])]
+    for path in swept_paths(g.params for g in analysis.groups):
+        dims.append(_param_dimension(path, [t.group.params.get(path) for t in lines]))
+    statuses = [STATUS_LABELS.get(t.seed.status.value, t.seed.status.value) for t in lines]
+    dims.append(_categorical("status", statuses))
+    losses = (
+        _loss_dimension("best eval loss", [t.seed.best for t in lines]),
+        _loss_dimension("final eval loss", [t.seed.final for t in lines]),
+    )
+    return dims + [d for d in losses if d is not None]
+
+
+def _line_colors(best: Sequence[float]) -> dict[str, Any]:
+    """Lines coloured by best loss; the scale stops at the 90th percentile so that one blown-up
+    trial does not wash out the differences between the good ones."""
+    return {
+        "color": list(best),
+        "colorscale": LOSS_COLORSCALE,
+        "showscale": bool(best),
+        "cmin": min(best, default=0.0),
+        "cmax": float(np.percentile(best, 90)) if len(best) >= 5 else max(best, default=1.0),
+        "colorbar": {"title": {"text": "best loss", "side": "right"}, "thickness": 12},
+    }
+
+
 def parallel_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     """One line per trial across optimizer, swept parameters, status and losses."""
     lines = _lines(analysis)
-    dimensions = []
-    if lines:
-        dimensions.append(
-            _categorical("optimizer", [optimizer_name(t.group.optimizer) for t in lines])
-        )
-        for path in swept_paths(g.params for g in analysis.groups):
-            values = [t.group.params.get(path) for t in lines]
-            dimensions.append(_param_dimension(path, values))
-        statuses = [STATUS_LABELS.get(t.seed.status.value, t.seed.status.value) for t in lines]
-        dimensions.append(_categorical("status", statuses))
-        for label, values in (
-            ("best eval loss", [t.seed.best for t in lines]),
-            ("final eval loss", [t.seed.final for t in lines]),
-        ):
-            dim = _loss_dimension(label, values)
-            if dim is not None:
-                dimensions.append(dim)
-    best = [t.seed.best for t in lines]
     trace = {
         "type": "parcoords",
-        "dimensions": dimensions,
-        "line": {
-            "color": best,
-            "colorscale": LOSS_COLORSCALE,
-            "showscale": bool(lines),
-            "cmin": min(best, default=0.0),
-            "cmax": float(np.percentile(best, 90)) if len(best) >= 5 else max(best, default=1.0),
-            "colorbar": {"title": {"text": "best loss", "side": "right"}, "thickness": 12},
-        },
+        "dimensions": _dimensions(analysis, lines),
+        "line": _line_colors([t.seed.best for t in lines]),
         "labelfont": {"size": 12, "color": INK},
         "tickfont": {"size": 11, "color": MUTED},
         "rangefont": {"size": 10, "color": MUTED},
@@ -152,7 +158,7 @@ def parallel_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     layout = base_layout(
         "Trials across the swept parameters", "", show_legend=False, revision="sweep"
     )
-    for key in ("xaxis", "yaxis", "yaxis2", "hovermode"):
+    for key in ("xaxis", "yaxis", "yaxis2", "hovermode"):  # no cartesian axes here
         layout.pop(key)
     layout["height"] = 380
     layout["margin"] = {"l": 64, "r": 48, "t": 84, "b": 28}

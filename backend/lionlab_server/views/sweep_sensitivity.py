@@ -9,7 +9,6 @@ lr can reach". The others appear as faint dots with their own hover.
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,11 +21,11 @@ from lionlab_server.views.sweep_labels import (
     config_label,
     optimizer_name,
     optimizer_order,
+    spaced_log_ticks,
     sweep_color,
 )
 
 MAX_LR_TICKS = 8
-MIN_TICK_GAP = 0.1  # decades between labelled lrs
 EDGE = 0.97  # diverged configurations sit at the plot's top edge: their loss is off the chart
 METRICS = {"final": ("final_mean", "final_sd", "solid"), "best": ("best_mean", "best_sd", "dash")}
 
@@ -249,10 +248,7 @@ def _lr_ticks(data: Sequence[dict]) -> dict[str, Any]:
     """Ticks at the swept learning rates when a grid has few, else one per decade."""
     lrs = sorted({x for t in data if t.get("yaxis") != "y2" for x in t["x"]})
     if 0 < len(lrs) <= MAX_LR_TICKS:
-        ticks = [lrs[0]]
-        for lr in lrs[1:]:  # 3e-4 next to 3.33e-4 would overprint: label the first only
-            if math.log10(lr / ticks[-1]) >= MIN_TICK_GAP:
-                ticks.append(lr)
+        ticks = spaced_log_ticks(lrs)
         return {"tickvals": ticks, "ticktext": [format_param(v) for v in ticks]}
     return {"dtick": 1, "exponentformat": "power"}
 

@@ -265,6 +265,30 @@ def _empty_note(text: str) -> dict[str, Any]:
     }
 
 
+def _notes(analysis: SweepAnalysis, rows: Sequence[GroupSummary], speedups) -> list[dict]:
+    """The speedup panel's title, and what is missing when a panel has nothing to show."""
+    notes = [_speedup_title(analysis)]
+    if analysis.target is None:
+        base = optimizer_name(analysis.baseline)
+        notes.append(_empty_note(f"No target yet: {base}'s best configuration has not finished."))
+    elif not rows:
+        notes.append(_empty_note("No trial has ended yet."))
+    if not speedups:
+        notes.append({**_empty_note("no speedup measured yet"), "xref": "x2 domain"})
+    return notes
+
+
+def _seed_traces(analysis: SweepAnalysis, rows, labels: dict[str, str]) -> list[dict]:
+    """Per optimizer a steps trace and a (hidden) seconds trace, in that order."""
+    data = []
+    for optimizer in optimizer_order(analysis):
+        groups = [g for g in rows if g.optimizer == optimizer]
+        if groups:
+            for unit in ("steps", "seconds"):
+                data.append(_seed_trace(analysis, optimizer, groups, labels, unit))
+    return data
+
+
 def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     """Steps (or seconds) to `analysis.target` per seed and configuration, and the speedup."""
     title = "Time to target"
@@ -273,16 +297,10 @@ def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     rows = _rows(analysis) if analysis.target is not None else []
     paths = swept_paths(g.params for g in analysis.groups)
     labels = {g.group: _row_label(analysis, g, paths) for g in rows}
-    data: list[dict] = []
-    for optimizer in optimizer_order(analysis):
-        groups = [g for g in rows if g.optimizer == optimizer]
-        if groups:
-            for unit in ("steps", "seconds"):
-                data.append(_seed_trace(analysis, optimizer, groups, labels, unit))
-    has_seconds = any(t["meta"]["unit"] == "seconds" and t["x"] for t in data)
-    n_seed = len(data)
+    seeds = _seed_traces(analysis, rows, labels)
+    has_seconds = any(t["meta"]["unit"] == "seconds" and t["x"] for t in seeds)
     speedups = _speedups(analysis) if rows else []
-    data += [_speedup_trace(analysis, sp, label) for sp, label in speedups]
+    data = seeds + [_speedup_trace(analysis, sp, label) for sp, label in speedups]
 
     layout = base_layout(title, "steps to target", show_legend=True, revision="sweep")
     layout["hovermode"] = "closest"
@@ -291,21 +309,13 @@ def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     layout["yaxis"] |= {
         "type": "category",
         "categoryorder": "array",
-        "categoryarray": [labels[g.group] for g in rows],
+        "categoryarray": list(labels.values()),
         "autorange": "reversed",  # first configuration at the top
     }
     layout |= _speedup_axes(analysis, speedups)
-    base = optimizer_name(analysis.baseline)
-    notes = []
-    if analysis.target is None:
-        notes.append(_empty_note(f"No target yet: {base}'s best configuration has not finished."))
-    elif not rows:
-        notes.append(_empty_note("No trial has ended yet."))
-    if not speedups:
-        notes.append({**_empty_note("no speedup measured yet"), "xref": "x2 domain"})
-    layout["annotations"] = [_speedup_title(analysis), *notes]
+    layout["annotations"] = _notes(analysis, rows, speedups)
     if has_seconds:
-        layout["updatemenus"] = [_unit_switch(n_seed, len(speedups))]
+        layout["updatemenus"] = [_unit_switch(len(seeds), len(speedups))]
     layout["meta"] = {
         "chart": "time_to_target",
         "empty": not rows,
