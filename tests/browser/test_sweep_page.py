@@ -243,3 +243,26 @@ def test_a_running_sweep_can_be_cancelled_from_its_page(open_page, dashboard, pr
     page.locator("#sweep-actions button", has_text="Cancel").wait_for(state="detached")
     assert page.locator("#share-report").is_visible()
     assert dashboard.api("GET", f"/sweeps/{sweep_id}").json()["status"] == "cancelled"
+
+
+def token_for(dashboard, project_id: int) -> str:
+    body = {"name": f"team-{project_id}", "project_id": project_id}
+    r = dashboard.api("POST", "/tokens", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+def test_the_report_opens_for_a_team_members_token_and_no_other(browser, dashboard, sweep):
+    url = f"{dashboard.url}/sweeps/{sweep['id']}/report"
+    for project_id, visible in ((sweep["project_id"], True), (dashboard.project["id"], False)):
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        cookie = {"name": "lionlab_token", "value": token_for(dashboard, project_id)}
+        context.add_cookies([{**cookie, "url": dashboard.url, "httpOnly": True}])
+        page = context.new_page()
+        page.goto(url)
+        if visible:
+            page.wait_for_selector("body[data-charts-drawn]")
+            assert page.locator("#verdict-text").inner_text()
+        else:
+            assert page.get_by_text("This sweep does not exist").is_visible()
+        context.close()
