@@ -41,7 +41,7 @@ def stack(tmp_path, postgres_server, redis_db_url):
     drop_database(postgres_server, name)
 
 
-def _wait_finished(stack, sweep_id: int, timeout: float = 400) -> dict:
+def _wait_finished(stack, sweep_id: int, timeout: float = 450) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         sweep = stack.api("GET", f"/sweeps/{sweep_id}").json()
@@ -54,6 +54,7 @@ def _wait_finished(stack, sweep_id: int, timeout: float = 400) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(500)
 @pytest.mark.redis
 @pytest.mark.postgres
 def test_a_sweep_runs_its_trials_and_stops_the_planted_divergent_one_early(stack):

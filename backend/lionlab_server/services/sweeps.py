@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from lionlab.sweeps import AshaDecider, expand, parse_spec, parse_spec_text
 from lionlab_server import schemas
+from lionlab_server.db import begin_write, session_scope
 from lionlab_server.models import Run, RunStatus, Sweep, utcnow
 from lionlab_server.store import lifecycle
 from lionlab_server.store import sweeps as store
@@ -62,8 +63,6 @@ def schedule(session: Session, sweep_id: int) -> list[int]:
 
 def schedule_running(session_factory) -> int:
     """Schedule every running sweep, one transaction each (the reaper's round)."""
-    from lionlab_server.db import begin_write, session_scope
-
     with session_factory() as session:
         ids = store.running_sweep_ids(session)
     created = 0
