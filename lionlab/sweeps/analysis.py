@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Any
 
 from lionlab.sweeps.results import Hit, TrialResult, TrialStatus, time_to_target
-from lionlab.sweeps.stats import bootstrap_ratio, mean_sd
+from lionlab.sweeps.stats import DiffCI, bootstrap_diff, bootstrap_ratio, mean_sd
 from lionlab.sweeps.verdict import Verdict, write_verdict
 
 
@@ -190,6 +190,32 @@ def speedup(
     return Speedup(unit, ratio, low, high, confidence, paired, b_times, c_times, b_cens, c_cens)
 
 
+def final_loss_diff(
+    baseline: Sequence[TrialResult],
+    challenger: Sequence[TrialResult],
+    *,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> DiffCI | None:
+    """Challenger's mean final eval loss minus the baseline's, over their succeeded seeds
+    (paired by seed when both ran the same seeds); None when a side has no final loss."""
+    b = {r.seed: r.final for r in baseline if r.final is not None}
+    c = {r.seed: r.final for r in challenger if r.final is not None}
+    if not b or not c:
+        return None
+    paired = sorted(b) == sorted(c)
+    seeds_b, seeds_c = sorted(b), (sorted(b) if paired else sorted(c))
+    return bootstrap_diff(
+        [c[s] for s in seeds_c],
+        [b[s] for s in seeds_b],
+        paired=paired,
+        n_boot=n_boot,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
 @dataclass(frozen=True)
 class ComputeSaved:
     """Trial-steps not run because trials stopped early, against the full grid's."""
@@ -245,6 +271,9 @@ class SweepAnalysis:
     speedup_seconds: Speedup | None
     compute: ComputeSaved
     pending_trials: int
+    # challenger's minus the baseline's mean final eval loss (best configurations), with a
+    # bootstrap interval over seeds: the comparison that exists even when no target is reached
+    final_loss_diff: DiffCI | None = None
     verdict: Verdict | None = field(default=None)
 
     def sensitivity(self) -> dict[str, list[GroupSummary]]:
@@ -295,8 +324,11 @@ def analyze(
         target = default_target(best[baseline])
     hits = {} if target is None else {r.trial: time_to_target(r.curve, target) for r in results}
     speeds: dict[str, Speedup | None] = {"steps": None, "seconds": None}
-    if target is not None and baseline in best and challenger in best:
+    diff = None
+    if baseline in best and challenger in best:
         sides = [_succeeded(results, best[opt]) for opt in (baseline, challenger)]
+        diff = final_loss_diff(*sides, n_boot=n_boot, confidence=confidence, seed=seed)
+    if target is not None and baseline in best and challenger in best:
         for unit in speeds:
             speeds[unit] = speedup(
                 *sides, target, unit, n_boot=n_boot, confidence=confidence, seed=seed
@@ -313,6 +345,7 @@ def analyze(
         speedup_seconds=speeds["seconds"],
         compute=compute_saved(results),
         pending_trials=sum(not r.status.finished for r in results),
+        final_loss_diff=diff,
     )
     return dataclasses.replace(analysis, verdict=write_verdict(analysis))
 

@@ -2,7 +2,7 @@
 
 Rungs sit at min_steps * eta^k steps. When a trial reports its eval loss at a rung, it is
 compared with every result reported at that rung so far in its bracket (by default, the trials
-of the same optimizer), itself included: with n results it goes on if it is among the best
+of the same optimizer and seed), itself included: with n results it goes on if it is among the best
 max(1, n // eta), else it stops. A rung with fewer than `min_reports` results (default eta)
 stops nothing yet, so the first trials to arrive always go on: the price of deciding at once
 instead of pausing trials until a rung fills. Decisions never change once made, so the outcome
@@ -65,6 +65,13 @@ def _score(value: float) -> float:
     return value if math.isfinite(value) else math.inf
 
 
+def bracket_of(kind: str, trial: Trial) -> str:
+    """The bracket a trial competes in: 'lion seed 0', 'lion', or the whole sweep."""
+    if kind == "optimizer_seed":
+        return f"{trial.optimizer} seed {trial.seed}"
+    return trial.optimizer if kind == "optimizer" else WHOLE_SWEEP
+
+
 class AshaDecider:
     """Continue/stop decisions for a sweep's trials; its state is plain JSON."""
 
@@ -90,11 +97,11 @@ class AshaDecider:
 
     @classmethod
     def from_spec(cls, spec: SweepSpec, trials: Sequence[Trial]) -> AshaDecider:
-        """The decider of a spec with ASHA; brackets from the spec (per optimizer by default)."""
+        """The decider of a spec with ASHA; brackets from the spec (per optimizer and seed by
+        default)."""
         if spec.asha is None:
             raise ValueError(f"sweep {spec.name!r} has no asha section")
-        per_optimizer = spec.asha.bracket == "optimizer"
-        brackets = {t.index: t.optimizer if per_optimizer else WHOLE_SWEEP for t in trials}
+        brackets = {t.index: bracket_of(spec.asha.bracket, t) for t in trials}
         return cls(spec.asha_rungs(), spec.asha.eta, spec.asha.min_reports, brackets)
 
     def rung_of(self, step: int) -> int | None:

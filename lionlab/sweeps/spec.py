@@ -104,10 +104,12 @@ class AshaConfig(BaseModel):
         ge=1,
         description="Results a rung needs before it stops anything; omitted: eta.",
     )
-    bracket: Literal["optimizer", "sweep"] = Field(
-        default="optimizer",
-        description="optimizer: a trial competes only with trials of its own optimizer, so "
-        "one optimizer's fast start cannot stop all of the other's trials.",
+    bracket: Literal["optimizer_seed", "optimizer", "sweep"] = Field(
+        default="optimizer_seed",
+        description="optimizer_seed: a trial competes only with trials of its own optimizer "
+        "and seed (same initialisation and data order), so one optimizer's fast start cannot "
+        "stop the other's trials, and a configuration that leads on every seed keeps all its "
+        "seeds (the verdict needs them); optimizer: across seeds; sweep: one bracket.",
     )
 
 

@@ -9,6 +9,7 @@ from lionlab.sweeps.results import TrialStatus
 
 if TYPE_CHECKING:
     from lionlab.sweeps.analysis import GroupSummary, Speedup, SweepAnalysis
+    from lionlab.sweeps.stats import DiffCI
 
 CHALLENGER_FASTER = "challenger_faster"
 BASELINE_FASTER = "baseline_faster"
@@ -59,7 +60,7 @@ def write_verdict(a: SweepAnalysis) -> Verdict:
     status, speed = _speed_clause(a.speedup_steps, base, chal, "in steps", c)
     sentences = [
         f"On this task {_lr_clause(b, c, base, chal)}; {speed}.",
-        _loss_sentence(b, c, base, chal),
+        _loss_sentence(b, c, base, chal, a.final_loss_diff),
     ]
     if a.speedup_seconds is not None and a.speedup_seconds.ratio is not None:
         sentences.append(_wall_sentence(a.speedup_seconds, base, chal))
@@ -157,13 +158,22 @@ def _censoring(sp: Speedup, chal: str) -> str:
     return "".join(f"; {n}" for n in notes)
 
 
-def _loss_sentence(b: GroupSummary, c: GroupSummary, base: str, chal: str) -> str:
+def _loss_sentence(
+    b: GroupSummary, c: GroupSummary, base: str, chal: str, diff: DiffCI | None
+) -> str:
     def fmt(g: GroupSummary) -> str:
         sd = "" if g.final_sd is None else f" ± {g.final_sd:.2g}"
         n = g.count(TrialStatus.SUCCEEDED)
         return f"{g.final_mean:.4g}{sd} ({_plural(n, 'seed')})"
 
-    return f"Best final eval loss (mean ± sd over seeds): {chal} {fmt(c)}, {base} {fmt(b)}."
+    said = f"Best final eval loss (mean ± sd over seeds): {chal} {fmt(c)}, {base} {fmt(b)}"
+    if diff is None or diff.significant is None:
+        return said + "."
+    ci = f"{diff.confidence * 100:.0f}% CI {diff.low:+.3g} to {diff.high:+.3g}"
+    if not diff.significant:
+        return f"{said}; no significant difference ({chal} - {base} {diff.diff:+.3g}, {ci})."
+    which = "lower" if diff.diff < 0 else "higher"
+    return f"{said}; {chal}'s was {which} by {abs(diff.diff):.3g} ({ci})."
 
 
 def _target_sentence(a: SweepAnalysis, b: GroupSummary, base: str) -> str:

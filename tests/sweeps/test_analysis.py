@@ -201,3 +201,18 @@ def test_the_analysis_is_reproducible_and_plain_json(group):
     assert data["verdict"]["status"] == first.verdict.status
     assert data["best"]["lion"]["seeds"][0]["status"] == "succeeded"
     assert data["compute"]["fraction"] == 0.0
+
+
+def test_final_loss_difference_has_a_seed_bootstrap_interval_even_without_a_target_hit(group):
+    # Lion never reaches AdamW's target: no speedup, but the final losses still compare.
+    # Finals are 2 * hit / 1000: AdamW 2.0, 1.6, 1.8; Lion 2.2, 2.4, 2.6 -> per-seed differences
+    # 0.2, 0.8, 0.8; resample means lie in [0.2, 0.8], and P(mean = 0.2) = 1/27 > 2.5% and
+    # P(mean = 0.8) = (2/3)^3 > 2.5%, so the 95% interval is exactly [0.2, 0.8]
+    results = group("adamw", ADAMW_HITS, lr=1e-3) + group("lion", [1100, 1200, 1300], lr=1e-4)
+    a = analyze(results)
+    assert a.verdict.status == "target_not_reached"
+    d = a.final_loss_diff
+    assert d.paired and d.diff == pytest.approx(0.6)
+    assert (d.low, d.high) == (pytest.approx(0.2), pytest.approx(0.8)) and d.significant
+    assert "Lion's was higher by 0.6 (95% CI +0.2 to +0.8)" in a.verdict.text
+    assert a.to_dict()["final_loss_diff"]["low"] == pytest.approx(0.2)

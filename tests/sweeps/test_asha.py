@@ -162,3 +162,38 @@ def test_brackets_per_optimizer_keep_one_optimizer_from_stopping_the_other():
     for i in adamw:
         shared.decide(i, 100, 1.0 + 0.01 * i)
     assert shared.decide(lion[0], 100, 5.0).stopped
+
+
+def test_default_brackets_are_per_optimizer_and_seed():
+    spec = parse_spec(
+        {
+            "name": "s",
+            "base": {"steps": 900},
+            "seeds": 2,
+            "optimizers": ["adamw"],
+            "space": {"adamw": {"optimizer.lr": [1e-3, 2e-3, 3e-3]}},
+            "asha": {"min_steps": 100},
+        }
+    )
+    trials = expand(spec)
+    seed0 = [t.index for t in trials if t.seed == 0]
+    seed1 = [t.index for t in trials if t.seed == 1]
+    losses = {
+        **dict(zip(seed0, (2.0, 2.5, 3.0), strict=True)),
+        **dict(zip(seed1, (1.0, 1.2, 1.4), strict=True)),
+    }  # seed 1: a luckier init
+
+    def seed1_actions(decider: AshaDecider) -> list[str]:
+        for i in seed0:
+            decider.decide(i, 100, losses[i])
+        return [decider.decide(i, 100, losses[i]).action for i in seed1]
+
+    # against its own seed, seed 1's configurations are ranked as seed 0's were
+    per_seed = AshaDecider.from_spec(spec, trials)
+    assert seed1_actions(per_seed) == ["continue", "continue", "stop"]
+    # pooled, the ranking mixes seeds: seed 1's second configuration is stopped
+    pooled_spec = spec.model_copy(
+        update={"asha": spec.asha.model_copy(update={"bracket": "optimizer"})}
+    )
+    pooled = AshaDecider.from_spec(pooled_spec, trials)
+    assert seed1_actions(pooled) == ["continue", "stop", "stop"]

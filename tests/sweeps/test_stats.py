@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lionlab.sweeps import Curve, time_to_target
-from lionlab.sweeps.stats import bootstrap_ratio, mean_sd
+from lionlab.sweeps.stats import bootstrap_diff, bootstrap_ratio, mean_sd
 
 
 def test_time_to_target_is_the_first_eval_point_at_or_below_it():
@@ -82,3 +82,20 @@ def test_no_interval_from_a_single_seed():
 def test_zero_denominator_gives_no_ratio():
     ci = bootstrap_ratio([1.0, 2.0], [0.0, 0.0], paired=True)
     assert math.isnan(ci.ratio) and ci.low is None
+
+
+def test_bootstrap_diff_of_two_paired_seeds_spans_their_differences():
+    # per-seed differences 1 and 2: a resample's mean is 1, 1.5 or 2, with probability
+    # 1/4, 1/2, 1/4, so the 2.5th and 97.5th percentiles are exactly 1 and 2
+    ci = bootstrap_diff([1.0, 2.0], [0.0, 0.0], paired=True)
+    assert ci.diff == 1.5 and (ci.low, ci.high) == (1.0, 2.0) and ci.significant
+
+
+def test_bootstrap_diff_of_identical_samples_is_zero_and_not_significant():
+    ci = bootstrap_diff([2.0, 2.1, 1.9], [2.0, 2.1, 1.9], paired=True)
+    assert ci.diff == 0 and ci.low == 0 and ci.high == 0 and ci.significant is False
+
+
+def test_bootstrap_diff_needs_two_seeds_a_side():
+    ci = bootstrap_diff([2.0], [1.0, 1.5], paired=False)
+    assert ci.diff == pytest.approx(0.75) and ci.low is None and ci.significant is None
