@@ -20,11 +20,10 @@ router = APIRouter(tags=["jobs"])
 
 def ended(request: Request, session: Session, run_id: int) -> None:
     """Commit a run's end; a sweep's trial frees its slot for the next trial."""
-    if sweeps.run_ended(session, run_id):
-        session.commit()
+    scheduled = sweeps.run_ended(session, run_id)
+    session.commit()
+    if scheduled:
         request.app.state.dispatcher.dispatch_pending()
-    else:
-        session.commit()
 
 
 @router.get("/jobs/schema")
