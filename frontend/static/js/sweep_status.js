@@ -10,7 +10,8 @@ export const WARNINGS_KEY = "lionlab:sweep-warnings";
 export const OPTIMIZER_NAMES = { lion: "Lion", adamw: "AdamW", adam: "Adam", sgd: "SGD" };
 
 const SWEEP_LABELS = { running: "Running", finished: "Finished", cancelled: "Cancelled" };
-const TRIAL_ORDER = [
+// Trial statuses in display order (counts, table sorting).
+export const TRIAL_ORDER = [
   "running",
   "queued",
   "pending",

@@ -3,19 +3,9 @@
 
 import { h, replace } from "./dom.js";
 import { fmtInt, fmtValue, lossKey } from "./format.js";
+import { TRIAL_ORDER } from "./sweep_status.js";
 import { optimizerBadge, statusBadge } from "./ui.js";
 
-const STATUS_ORDER = [
-  "running",
-  "queued",
-  "pending",
-  "succeeded",
-  "stopped_early",
-  "diverged",
-  "failed",
-  "lost",
-  "cancelled",
-];
 const sort = { key: "index", dir: "asc" };
 
 function progress(t) {
@@ -64,7 +54,7 @@ function columns(params, bestRuns) {
       "right",
     ]),
     ["seed", "Seed", (t) => t.seed, (t) => h("span", { class: "num" }, String(t.seed)), "right"],
-    ["status", "Status", (t) => STATUS_ORDER.indexOf(t.status), (t) => statusBadge(t.status)],
+    ["status", "Status", (t) => TRIAL_ORDER.indexOf(t.status), (t) => statusBadge(t.status)],
     ["progress", "Steps", (t) => t.steps_run, progress],
     [
       "best",
