@@ -280,3 +280,25 @@ def test_lr_ticks_are_the_swept_values_without_overprinting():
     close = [trial(10 + i, "lion", lr, 0) for i, lr in enumerate((1e-4, 3e-4, 3.33333333333e-4))]
     fig = sensitivity_figure(analyze(results()[:3] + close))
     assert fig["layout"]["xaxis"]["ticktext"] == ["1e-4", "3e-4", "0.001"]
+
+
+def test_a_lion_that_never_reaches_the_target_keeps_the_speedup_panel_and_says_why():
+    slow = [trial(i, "adamw", 1e-3, i, floor=1.0, tau=150.0) for i in range(2)]
+    slow += [trial(2 + i, "lion", 1e-4, i, floor=1.5, tau=300.0) for i in range(2)]
+    fig = time_to_target_figure(analyze(slow))
+    (placeholder,) = [t for t in fig["data"] if t.get("meta", {}).get("role") == "placeholder"]
+    # the panel's axes exist only if a trace uses them; its note must not land on the seeds
+    assert placeholder["xaxis"] == "x2" and placeholder["marker"]["opacity"] == 0
+    notes = [a["text"] for a in fig["layout"]["annotations"] if a.get("xref") == "x2 domain"]
+    assert any("Lion<br>never reached the target" in n for n in notes)
+
+
+def test_a_blown_up_trial_puts_the_loss_axes_on_a_log_scale():
+    trials = [trial(i, "adamw", 1e-3, i) for i in range(2)]
+    blown = trial(2, "lion", 0.3, 0, "diverged", until=100)
+    blown = TrialResult(**{**blown.__dict__, "best_loss": 2249.0})
+    fig = parallel_figure(analyze([*trials, blown]))
+    best = next(d for d in fig["data"][0]["dimensions"] if d["label"].startswith("best"))
+    assert best["label"] == "best eval loss (log)"
+    assert max(best["values"]) == pytest.approx(math.log10(2249.0))
+    assert best["ticktext"][-1] == "2.25e+03"

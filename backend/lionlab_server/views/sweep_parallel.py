@@ -89,21 +89,29 @@ def _param_dimension(path: str, values: Sequence[Any]) -> dict[str, Any]:
 
 
 def _loss_dimension(label: str, values: Sequence[float | None]) -> dict[str, Any] | None:
-    """A loss axis; a trial without a value sits at a "none" tick just above the highest."""
+    """A loss axis; a trial without a value sits at a "none" tick just above the highest.
+
+    Losses spanning a decade or more (a blown-up trial next to good ones) go on a log10 axis,
+    so the good trials do not collapse into one line at the bottom."""
     present = [v for v in values if v is not None and math.isfinite(v)]
     if not present:
         return None
-    lo, hi = min(present), max(present)
-    if len(present) == len(values):
-        return {"label": label, "values": list(values)}
-    gap = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
+    log = min(present) > 0 and max(present) / min(present) >= 10
+    scale = math.log10 if log else float
+    shown = [scale(v) if v is not None and math.isfinite(v) else None for v in values]
+    lo, hi = scale(min(present)), scale(max(present))
     ticks = list(np.linspace(lo, hi, LOSS_TICKS)) if hi > lo else [lo]
+    text = [f"{10**t if log else t:.3g}" for t in ticks]
+    name = f"{label} (log)" if log else label
+    if len(present) == len(values):
+        return {"label": name, "values": shown, "tickvals": ticks, "ticktext": text}
+    gap = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
     return {
-        "label": label,
-        "values": [v if v is not None and math.isfinite(v) else hi + gap for v in values],
+        "label": name,
+        "values": [hi + gap if v is None else v for v in shown],
         "range": [lo, hi + gap],
         "tickvals": [*ticks, hi + gap],
-        "ticktext": [f"{t:.3g}" for t in ticks] + ["none"],
+        "ticktext": [*text, "none"],
     }
 
 

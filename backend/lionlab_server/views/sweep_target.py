@@ -274,8 +274,36 @@ def _notes(analysis: SweepAnalysis, rows: Sequence[GroupSummary], speedups) -> l
     elif not rows:
         notes.append(_empty_note("No trial has ended yet."))
     if not speedups:
-        notes.append({**_empty_note("no speedup measured yet"), "xref": "x2 domain"})
+        sp = analysis.speedup_steps
+        never = (
+            sp is not None
+            and sp.ratio is None
+            and sp.challenger_censored == len(sp.challenger_times)
+        )
+        text = (
+            f"no speedup: {optimizer_name(analysis.challenger)}<br>never reached the target"
+            if never
+            else "no speedup measured yet"
+        )
+        notes.append({**_empty_note(text), "xref": "x2 domain"})
     return notes
+
+
+def _panel_placeholder() -> dict[str, Any]:
+    """An invisible point on the speedup axes: plotly draws an axis pair only when a trace
+    uses it, and the panel (with its note saying why it is empty) must keep its place."""
+    return {
+        "type": "scatter",
+        "x": [1],
+        "y": ["steps"],
+        "xaxis": "x2",
+        "yaxis": "y2",
+        "mode": "markers",
+        "marker": {"opacity": 0},
+        "hoverinfo": "skip",
+        "showlegend": False,
+        "meta": {"role": "placeholder"},
+    }
 
 
 def _seed_traces(analysis: SweepAnalysis, rows, labels: dict[str, str]) -> list[dict]:
@@ -300,7 +328,8 @@ def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     seeds = _seed_traces(analysis, rows, labels)
     has_seconds = any(t["meta"]["unit"] == "seconds" and t["x"] for t in seeds)
     speedups = _speedups(analysis) if rows else []
-    data = seeds + [_speedup_trace(analysis, sp, label) for sp, label in speedups]
+    panel = [_speedup_trace(analysis, sp, label) for sp, label in speedups]
+    data = seeds + (panel or [_panel_placeholder()])
 
     layout = base_layout(title, "steps to target", show_legend=True, revision="sweep")
     layout["hovermode"] = "closest"
@@ -315,7 +344,7 @@ def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     layout |= _speedup_axes(analysis, speedups)
     layout["annotations"] = _notes(analysis, rows, speedups)
     if has_seconds:
-        layout["updatemenus"] = [_unit_switch(len(seeds), len(speedups))]
+        layout["updatemenus"] = [_unit_switch(len(seeds), len(data) - len(seeds))]
     layout["meta"] = {
         "chart": "time_to_target",
         "empty": not rows,
