@@ -4,7 +4,8 @@
 import { get } from "./api.js";
 import { axisNumber, debiasedEma, decodeFigure, seriesArrays, stepToX, stepsInRange } from "./series.js";
 
-const CONFIG = {
+// Plotly settings shared by every chart of the dashboard.
+export const PLOT_CONFIG = {
   displaylogo: false,
   showTips: false,
   responsive: true,
@@ -51,7 +52,7 @@ export class Chart {
     layout.datarevision = ++this.revision;
     const stale = figure.data.some((t) => t.meta?.role === "smoothed" && t.meta.smoothing !== this.smoothing);
     if (stale) this.smoothTraces(figure.data);
-    await window.Plotly.react(this.el, figure.data, layout, CONFIG);
+    await window.Plotly.react(this.el, figure.data, layout, PLOT_CONFIG);
     if (!this.bound) {
       this.el.on("plotly_relayout", (event) => this.onRelayout(event));
       this.bound = true;
@@ -136,7 +137,7 @@ export class Chart {
     const layout = { ...this.el.layout, datarevision: ++this.revision };
     if (this.zoom && !this.zoom.yFixed) layout.yaxis = { ...layout.yaxis, autorange: true };
     if (!this.zoom) layout.xaxis = { ...layout.xaxis, autorange: true };
-    await window.Plotly.react(this.el, data, layout, CONFIG);
+    await window.Plotly.react(this.el, data, layout, PLOT_CONFIG);
     this.el.dataset.refetches = String(Number(this.el.dataset.refetches || 0) + 1);
   }
 
@@ -156,7 +157,7 @@ export class Chart {
     if (!this.el.data) return;
     const data = this.data.map((t) => ({ ...t }));
     this.smoothTraces(data);
-    await window.Plotly.react(this.el, data, { ...this.el.layout, datarevision: ++this.revision }, CONFIG);
+    await window.Plotly.react(this.el, data, { ...this.el.layout, datarevision: ++this.revision }, PLOT_CONFIG);
   }
 
   async setLogY(on) {

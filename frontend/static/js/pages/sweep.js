@@ -3,6 +3,7 @@
 // every few seconds while the sweep runs; zoom and legend choices survive a refresh.
 
 import { get, post } from "../api.js";
+import { PLOT_CONFIG } from "../chart.js";
 import { h, replace } from "../dom.js";
 import { fmtAgo, fmtInt } from "../format.js";
 import { plotlyReady } from "../plotly_loader.js";
@@ -15,13 +16,6 @@ import { confirmButton, emptyState, errorState, toast } from "../ui.js";
 const sweepId = document.body.dataset.sweepId;
 const report = document.body.dataset.report === "true";
 const POLL_MS = 4000;
-const CONFIG = {
-  displaylogo: false,
-  showTips: false,
-  responsive: true,
-  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
-  toImageButtonOptions: { format: "png", scale: 2 },
-};
 const EMPTY_TEXT = {
   sensitivity: ["Loss against learning rate", "Appears when the first configurations finish."],
   parallel: ["Trials across the swept parameters", "Appears with the first evaluations."],
@@ -122,7 +116,7 @@ async function drawChart(name, figure) {
     if (wide) figure.layout.height = Math.max(figure.layout.height, side.offsetHeight - 10);
   }
   el.style.height = `${figure.layout.height || 380}px`;
-  await window.Plotly.react(el, figure.data, figure.layout, CONFIG);
+  await window.Plotly.react(el, figure.data, figure.layout, PLOT_CONFIG);
   el.dataset.drawn = "true";
 }
 
