@@ -2,6 +2,8 @@
 to the worker, divergence, cancel, scope. Trials are driven by hand (claim, log, finish), the
 way a worker drives them."""
 
+import time
+
 import pytest
 
 STEPS = 90
@@ -185,3 +187,18 @@ def test_a_project_token_sees_only_its_projects_sweeps(api, project):
     assert api.get("/sweeps", headers=headers).json()["total"] == 0
     r = api.post("/sweeps", headers=headers, json={"project_id": project, "spec": spec()})
     assert r.status_code == 404
+
+
+def test_a_trial_whose_worker_is_lost_frees_its_slot_in_the_reapers_round(api, app, project):
+    from lionlab_server.services.dispatch import Dispatcher
+
+    over = {"optimizers": ["adamw"], "seeds": 1, "limits": {"max_parallel": 1}}
+    sid = create(api, project, **over)["id"]
+    (first,) = active(detail(api, sid))
+    api.post(f"/runs/{first['run_id']}/claim", json={"worker": "w"})  # then the worker dies
+    settings = app.state.settings.model_copy(update={"lost_after": 0.2, "max_attempts": 1})
+    time.sleep(0.3)
+    assert Dispatcher(settings, app.state.sessionmaker).reap() == [first["run_id"]]
+    trials = detail(api, sid)["trials"]
+    assert trials[0]["status"] == "lost"
+    assert trials[1]["status"] == "queued" and trials[1]["run_id"] is not None

@@ -70,11 +70,12 @@ class Dispatcher:
             requeued = lifecycle.reap_lost(
                 session, self.settings.lost_after, self.settings.max_attempts
             )
+            # A trial ended here (lost, or a stop its silent worker never acted on) frees
+            # its sweep's slot, as an end through the API does.
+            for run_id in requeued:
+                sweeps.run_ended(session, run_id)
         if requeued:
             log.warning("workers lost on runs %s: requeued or ended", requeued)
-        # Sweeps whose trials ended without passing through the API (a lost worker) get
-        # their next trials here; normally a trial's end schedules the next one at once.
-        sweeps.schedule_running(self.sessions)
         self.dispatch_pending()
         return requeued
 

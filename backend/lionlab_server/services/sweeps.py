@@ -3,8 +3,8 @@ losses to ASHA, and pass its stops on to the workers.
 
 Trials become runs only when a slot is free (`schedule`), so a sweep never has more than
 `limits.max_parallel` trials queued or running, and never more runs than trials (the
-(sweep, trial) unique key). Scheduling runs whenever one of its runs ends and, as a safety
-net, in every reaper round.
+(sweep, trial) unique key). Scheduling runs in the transaction that ends one of its runs:
+through the API (finish, cancel, a PATCH of the status) or the reaper (a lost worker).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from lionlab.sweeps import AshaDecider, expand, parse_spec, parse_spec_text
 from lionlab_server import schemas
-from lionlab_server.db import begin_write, session_scope
 from lionlab_server.models import Run, RunStatus, Sweep, utcnow
 from lionlab_server.store import lifecycle
 from lionlab_server.store import sweeps as store
@@ -59,18 +58,6 @@ def schedule(session: Session, sweep_id: int) -> list[int]:
     if not new and active == 0 and not waiting:
         sweep.status, sweep.finished_at = "finished", utcnow()
     return new
-
-
-def schedule_running(session_factory) -> int:
-    """Schedule every running sweep, one transaction each (the reaper's round)."""
-    with session_factory() as session:
-        ids = store.running_sweep_ids(session)
-    created = 0
-    for sweep_id in ids:
-        with session_scope(session_factory) as session:
-            begin_write(session)
-            created += len(schedule(session, sweep_id))
-    return created
 
 
 # engine -> {sweep id -> its ASHA rung steps}; rungs are fixed when a sweep is created
