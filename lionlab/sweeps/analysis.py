@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -158,6 +158,13 @@ def _time(r: TrialResult, hit: Hit, unit: str) -> tuple[float | None, bool]:
     return (r.curve.elapsed(len(r.curve) - 1) if len(r.curve) else None), True
 
 
+def seed_order(b: Mapping[int, Any], c: Mapping[int, Any]) -> tuple[bool, list, list]:
+    """(paired, baseline seeds, challenger seeds): both sides in the same seed order when they
+    ran the same seeds (a paired bootstrap resamples seeds), else each side's own."""
+    paired = sorted(b) == sorted(c)
+    return paired, sorted(b), sorted(b) if paired else sorted(c)
+
+
 def speedup(
     baseline: Sequence[TrialResult],
     challenger: Sequence[TrialResult],
@@ -176,8 +183,7 @@ def speedup(
             return None
         sides.append(timed)
     b, c = sides
-    paired = sorted(b) == sorted(c)
-    seeds_b, seeds_c = sorted(b), (sorted(b) if paired else sorted(c))
+    paired, seeds_b, seeds_c = seed_order(b, c)
     b_times, c_times = [b[s][0] for s in seeds_b], [c[s][0] for s in seeds_c]
     b_cens, c_cens = sum(b[s][1] for s in seeds_b), sum(c[s][1] for s in seeds_c)
     ratio = low = high = None
@@ -204,8 +210,7 @@ def final_loss_diff(
     c = {r.seed: r.final for r in challenger if r.final is not None}
     if not b or not c:
         return None
-    paired = sorted(b) == sorted(c)
-    seeds_b, seeds_c = sorted(b), (sorted(b) if paired else sorted(c))
+    paired, seeds_b, seeds_c = seed_order(b, c)
     return bootstrap_diff(
         [c[s] for s in seeds_c],
         [b[s] for s in seeds_b],
@@ -328,11 +333,11 @@ def analyze(
     if baseline in best and challenger in best:
         sides = [_succeeded(results, best[opt]) for opt in (baseline, challenger)]
         diff = final_loss_diff(*sides, n_boot=n_boot, confidence=confidence, seed=seed)
-    if target is not None and baseline in best and challenger in best:
-        for unit in speeds:
-            speeds[unit] = speedup(
-                *sides, target, unit, n_boot=n_boot, confidence=confidence, seed=seed
-            )
+        if target is not None:
+            for unit in speeds:
+                speeds[unit] = speedup(
+                    *sides, target, unit, n_boot=n_boot, confidence=confidence, seed=seed
+                )
     analysis = SweepAnalysis(
         baseline=baseline,
         challenger=challenger,
