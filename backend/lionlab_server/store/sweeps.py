@@ -56,10 +56,6 @@ def add_sweep(
     return row
 
 
-def running_sweep_ids(session: Session) -> list[int]:
-    return list(session.scalars(select(Sweep.id).where(Sweep.status == "running")))
-
-
 @dataclass(frozen=True)
 class TrialRun:
     """What the sweep reads of one trial's run."""
