@@ -266,3 +266,16 @@ def test_the_report_opens_for_a_team_members_token_and_no_other(browser, dashboa
         else:
             assert page.get_by_text("This sweep does not exist").is_visible()
         context.close()
+
+
+def test_the_trials_table_sorts_by_a_clicked_column(open_page, sweep):
+    page = open_sweep(open_page, f"/sweeps/{sweep['id']}").page
+    seeds = "els => els.map(e => Number(e.innerText))"
+    column = "#trials-table tbody tr td:nth-child(5)"  # Trial, Optimizer, lr, wd, Seed
+    page.click("#trials-table th[data-sort=seed]")
+    assert page.eval_on_selector_all(column, seeds) == sorted(t["seed"] for t in sweep["trials"])
+    assert page.locator("th[data-sort=seed] .arrow").inner_text() == "▲"
+    page.click("#trials-table th[data-sort=seed]")
+    assert page.eval_on_selector_all(column, seeds) == sorted(
+        (t["seed"] for t in sweep["trials"]), reverse=True
+    )

@@ -4,7 +4,7 @@
 import { h, replace } from "./dom.js";
 import { fmtInt, fmtValue, lossKey } from "./format.js";
 import { TRIAL_ORDER } from "./sweep_status.js";
-import { optimizerBadge, statusBadge } from "./ui.js";
+import { optimizerBadge, sortHeader, statusBadge } from "./ui.js";
 
 const sort = { key: "index", dir: "asc" };
 
@@ -106,23 +106,13 @@ export function renderTrials(view) {
   const head = h(
     "tr",
     {},
-    cols.map(([id, label, key, , cls]) => {
-      const arrow = sort.key === id ? (sort.dir === "asc" ? "▲" : "▼") : "";
-      const th = h(
-        "th",
-        { class: [key ? "sortable" : "", cls || ""].join(" "), dataset: { sort: id } },
-        label,
-        " ",
-        h("span", { class: "arrow" }, arrow),
-      );
-      if (key)
-        th.addEventListener("click", () => {
-          sort.dir = sort.key === id && sort.dir === "asc" ? "desc" : "asc";
-          sort.key = id;
-          renderTrials(view);
-        });
-      return th;
-    }),
+    cols.map((column) =>
+      sortHeader(column, sort, (id) => {
+        sort.dir = sort.key === id && sort.dir === "asc" ? "desc" : "asc";
+        sort.key = id;
+        renderTrials(view);
+      }),
+    ),
   );
   const rows = sorted(trials, cols).map((t) =>
     h(

@@ -1,4 +1,5 @@
-// Shared widgets: badges, progress, toasts, empty states, two-step confirm buttons.
+// Shared widgets: badges, progress, toasts, empty states, two-step confirm buttons, sortable
+// table headers.
 
 import { h } from "./dom.js";
 import { fmtDuration, fmtInt } from "./format.js";
@@ -106,4 +107,19 @@ export function confirmButton(label, confirmLabel, action, className = "btn btn-
     }
   });
   return button;
+}
+
+// A table header cell from a column [id, label, sortKey, cell, class]: a sortable one shows
+// the sort direction and calls onSort(id) when clicked.
+export function sortHeader([id, label, key, , cls], sort, onSort) {
+  const arrow = sort.key === id ? (sort.dir === "asc" ? "▲" : "▼") : "";
+  const th = h(
+    "th",
+    { class: [key ? "sortable" : "", cls || ""].join(" "), dataset: { sort: id } },
+    label,
+    " ",
+    h("span", { class: "arrow" }, arrow),
+  );
+  if (key) th.addEventListener("click", () => onSort(id));
+  return th;
 }

@@ -5,7 +5,7 @@ import { get } from "../api.js";
 import { setUrlParams } from "../controls.js";
 import { h, replace } from "../dom.js";
 import { COLUMNS, matchesText, sortRows } from "../runs_table.js";
-import { emptyState, errorState } from "../ui.js";
+import { emptyState, errorState, sortHeader } from "../ui.js";
 
 const projectId = document.body.dataset.projectId;
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "diverged", "lost"];
@@ -51,18 +51,7 @@ function header() {
       all.checked ? state.selected.add(r.run.id) : state.selected.delete(r.run.id);
     render();
   });
-  const cells = COLUMNS.map(([id, label, key, , cls]) => {
-    const arrow = state.sort.key === id ? (state.sort.dir === "asc" ? "▲" : "▼") : "";
-    const th = h(
-      "th",
-      { class: [key ? "sortable" : "", cls || ""].join(" "), dataset: { sort: id } },
-      label,
-      " ",
-      h("span", { class: "arrow" }, arrow),
-    );
-    if (key) th.addEventListener("click", () => toggleSort(id));
-    return th;
-  });
+  const cells = COLUMNS.map((column) => sortHeader(column, state.sort, toggleSort));
   return h("tr", {}, h("th", { style: { width: "32px" } }, all), cells);
 }
 
