@@ -38,6 +38,9 @@ class PeriodSink:
     def should_stop(self) -> str | None:
         return None
 
+    def sync(self) -> bool:
+        return self.run is None or self.run.flush()
+
     def median_period(self) -> float:
         periods = [b - a for a, b in zip(self.marks[5:], self.marks[6:], strict=False)]
         return statistics.median(periods)

@@ -36,6 +36,9 @@ class RecordingSink:
     def should_stop(self) -> str | None:
         return self.stop_when(self) if self.stop_when else None
 
+    def sync(self) -> bool:
+        return True  # every point is kept the moment it is logged
+
     @property
     def steps(self) -> list[int]:
         return [step for step, _ in self.logged]
@@ -164,6 +167,37 @@ def test_resumed_run_continues_exactly_like_an_uninterrupted_one(task, optimizer
     assert retry.steps == list(range(5, 11))  # nothing before the checkpoint is logged again
     assert retry.trajectory() == whole.trajectory()[4:]
     assert result.final_eval_loss == whole.logged[-1][1]["eval_loss"]
+
+
+class ServerSink(RecordingSink):
+    """Like the worker's sink: a point is stored only once synced; the rest dies with a crash."""
+
+    def __init__(self, stop_when=None, reachable: bool = True) -> None:
+        super().__init__(stop_when)
+        self.stored: list[int] = []
+        self.reachable = reachable
+
+    def sync(self) -> bool:
+        if self.reachable:
+            self.stored = self.steps
+        return self.reachable
+
+
+def test_a_checkpoint_never_gets_ahead_of_the_stored_metrics(tmp_path):
+    spec = spec_of(steps=10, checkpoint_interval=4)
+    crashed = ServerSink(stop_after(6))  # trains to ~6; the points after step 4 are never sent
+    train(spec, tmp_path, crashed)
+    result, retry = train(spec, tmp_path, ServerSink())
+    assert result.resumed_from == 4
+    assert sorted(crashed.stored + retry.stored) == list(range(1, 11))  # each step once
+
+
+def test_no_checkpoint_is_saved_while_the_metrics_cannot_be_stored(tmp_path):
+    spec = spec_of(steps=10, checkpoint_interval=4)
+    train(spec, tmp_path, ServerSink(stop_after(6), reachable=False))
+    assert not (tmp_path / CHECKPOINT_FILE).exists()
+    result, retry = train(spec, tmp_path, ServerSink())
+    assert result.resumed_from is None and retry.stored == list(range(1, 11))
 
 
 def test_retrying_a_completed_run_trains_nothing(tmp_path):

@@ -2,8 +2,9 @@
 
 A claimed run is heartbeated once a second; the answer carries stop requests (cancel,
 divergence), and a 409 means another worker owns the run now (this one was presumed lost),
-so training stops without reporting. Metrics are flushed before the run is finished, so a
-run marked succeeded has all its points stored.
+so training stops without reporting. Metrics are flushed before each checkpoint is saved (a
+retried run resumes after its checkpoint, so no step before it may be still unsent) and before
+the run is finished, so a run marked succeeded has all its points stored.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from lionlab.settings import Settings
 log = logging.getLogger("lionlab.worker")
 
 LOST = "lost"  # stop reason when another worker took the run over
+# How long a checkpoint waits for the run's metrics to be stored before it is skipped (the
+# previous checkpoint stays; training goes on and the next checkpoint tries again).
+SYNC_TIMEOUT_S = 10.0
 
 
 class ServerUnavailable(RuntimeError):
@@ -69,6 +73,9 @@ class ApiSink:
 
     def should_stop(self) -> str | None:
         return self._stop
+
+    def sync(self) -> bool:
+        return self.sender.flush(timeout=SYNC_TIMEOUT_S)
 
     def _heartbeat(self, interval: float) -> None:
         while not self._done.wait(interval):

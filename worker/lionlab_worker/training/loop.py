@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from lionlab_worker.training.norms import UpdateTracker, grad_norm_and_clip
 from lionlab_worker.training.schedule import lr_at
 from lionlab_worker.training.sink import EVAL_METRIC, STOP_DIVERGED, RunSink
 from lionlab_worker.training.task import Batch, TrainingTask, move_to_device
+
+log = logging.getLogger("lionlab.worker")
 
 POLL_EVERY_STEPS = 2  # ask the sink whether to stop at least this often...
 POLL_EVERY_S = 0.5  # ...and at least this often in seconds (checked between steps)
@@ -92,7 +95,7 @@ class TrainingLoop:
             if spec.checkpoint_interval and (
                 step % spec.checkpoint_interval == 0 or step == spec.steps
             ):
-                self.save(outcome)
+                self.checkpoint(outcome)
         return outcome
 
     def train_step(self, step: int, batches: Iterator[Batch]) -> dict[str, float]:
@@ -136,7 +139,14 @@ class TrainingLoop:
         self.model.train()
         return torch.stack([loss.float() for loss in losses]).mean().item() if losses else None
 
-    def save(self, outcome: Outcome) -> None:
+    def checkpoint(self, outcome: Outcome) -> None:
+        """Save a checkpoint of this step once its metrics are stored, else keep the last one."""
+        if not self.sink.sync():
+            log.warning(
+                "metrics up to step %s not stored yet; checkpoint of that step skipped",
+                outcome.steps_done,
+            )
+            return
         self.checkpoints.save(
             outcome.steps_done,
             self.model,

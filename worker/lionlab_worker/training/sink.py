@@ -32,6 +32,15 @@ class RunSink(Protocol):
         """A stop reason ("cancelled", "diverged", ...) or None; polled every few steps."""
         ...
 
+    def sync(self) -> bool:
+        """Wait until every point logged so far is stored; False if that could not be done.
+
+        Called before each checkpoint: a resumed run logs only the steps after its checkpoint,
+        so a checkpoint must never get ahead of the stored metrics. On False the loop keeps the
+        previous checkpoint (its later steps are still buffered and will be logged again).
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class TrainResult:
