@@ -279,3 +279,24 @@ def test_the_trials_table_sorts_by_a_clicked_column(open_page, sweep):
     assert page.eval_on_selector_all(column, seeds) == sorted(
         (t["seed"] for t in sweep["trials"]), reverse=True
     )
+
+
+def test_every_asha_decision_is_listed_with_its_reason(open_page, dashboard, sweep):
+    analysis = dashboard.api("GET", f"/sweeps/{sweep['id']}/analysis").json()
+    decisions = analysis["decisions"]
+    stops = [d for d in decisions if d["action"] == "stop"]
+    assert stops and len(stops) < len(decisions)  # the sweep has both kinds
+    page = open_sweep(open_page, f"/sweeps/{sweep['id']}").page
+    rows = "#decisions-table tbody tr"
+    actions = "els => els.map(e => e.dataset.action)"
+    assert page.locator(rows).count() == len(decisions)
+    newest_first = [d["action"] for d in reversed(decisions)]
+    assert page.eval_on_selector_all(rows, actions) == newest_first
+    first = page.locator(rows).last  # the oldest decision, #1
+    assert decisions[0]["reason"] in first.inner_text()
+    page.click("#decision-filter button[data-filter=stop]")
+    assert page.eval_on_selector_all(rows, actions) == ["stop"] * len(stops)
+    stopped_trials = {t["index"]: t["stop_reason"] for t in sweep["trials"] if t["stop_reason"]}
+    for row in page.locator(rows).all():
+        trial = int(row.get_attribute("data-trial"))
+        assert stopped_trials[trial] in row.inner_text()  # the trials table's stop reason

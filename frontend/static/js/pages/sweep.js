@@ -1,5 +1,5 @@
 // The sweep page (and its read-only report, data-report="true"): verdict, summary tiles, the
-// three server-built charts, best configurations, compute and the trials table. Refreshes
+// three server-built charts, best configurations, compute, the trials table and ASHA's log. Refreshes
 // every few seconds while the sweep runs; zoom and legend choices survive a refresh.
 
 import { get, post } from "../api.js";
@@ -8,6 +8,7 @@ import { h, replace } from "../dom.js";
 import { fmtAgo, fmtInt } from "../format.js";
 import { plotlyReady } from "../plotly_loader.js";
 import { decodeFigure } from "../series.js";
+import { renderDecisions } from "../sweep_decisions.js";
 import { renderBest, renderCompute, renderTiles, renderVerdict } from "../sweep_panels.js";
 import { WARNINGS_KEY, sweepBadge } from "../sweep_status.js";
 import { renderTrials } from "../sweep_trials.js";
@@ -133,6 +134,7 @@ async function show(view) {
   renderBest(view);
   renderCompute(view);
   renderTrials(view);
+  renderDecisions(view);
   await drawCharts(view.figures);
   document.body.dataset.status = view.sweep.status;
 }
