@@ -18,6 +18,28 @@ function names(view) {
   return [optimizerName(view.challenger), optimizerName(view.baseline)];
 }
 
+function verdictCard(headline, badge, lead, more = []) {
+  return h(
+    "div",
+    { class: "card-body" },
+    h(
+      "div",
+      { class: "verdict-head" },
+      h("span", { class: "verdict-kicker" }, "Verdict"),
+      h("h2", { id: "verdict-headline" }, headline),
+      badge,
+    ),
+    h("p", { class: "verdict-lead", id: "verdict-text" }, lead),
+    more.length
+      ? h(
+          "ul",
+          { class: "verdict-more" },
+          more.map((s) => h("li", {}, s)),
+        )
+      : null,
+  );
+}
+
 export function renderVerdict(view) {
   const box = document.getElementById("verdict");
   const verdict = view.verdict;
@@ -28,55 +50,16 @@ export function renderVerdict(view) {
   }
   if (!endedTrials(view.sweep)) {
     box.dataset.status = "waiting";
-    replace(
-      box,
-      h(
-        "div",
-        { class: "card-body" },
-        h(
-          "div",
-          { class: "verdict-head" },
-          h("span", { class: "verdict-kicker" }, "Verdict"),
-          h("h2", { id: "verdict-headline" }, "Waiting for the first trials"),
-        ),
-        h(
-          "p",
-          { class: "verdict-lead", id: "verdict-text" },
-          `No trial has ended yet. The verdict compares ${chal}'s best configuration with ${base}'s once every seed of each has run to the end.`,
-        ),
-      ),
-    );
+    const lead = `No trial has ended yet. The verdict compares ${chal}'s best configuration with ${base}'s once every seed of each has run to the end.`;
+    replace(box, verdictCard("Waiting for the first trials", null, lead));
     return;
   }
   const [first, ...rest] = verdict.sentences;
   const preliminary = view.pending_trials > 0;
   box.dataset.status = verdict.status;
-  replace(
-    box,
-    h(
-      "div",
-      { class: "card-body" },
-      h(
-        "div",
-        { class: "verdict-head" },
-        h("span", { class: "verdict-kicker" }, "Verdict"),
-        h(
-          "h2",
-          { id: "verdict-headline" },
-          VERDICT_HEADLINES[verdict.status]?.(chal, base) || verdict.status,
-        ),
-        preliminary ? h("span", { class: "badge status-queued" }, "Preliminary") : null,
-      ),
-      h("p", { class: "verdict-lead", id: "verdict-text" }, first),
-      rest.length
-        ? h(
-            "ul",
-            { class: "verdict-more" },
-            rest.map((s) => h("li", {}, s)),
-          )
-        : null,
-    ),
-  );
+  const headline = VERDICT_HEADLINES[verdict.status]?.(chal, base) || verdict.status;
+  const badge = preliminary ? h("span", { class: "badge status-queued" }, "Preliminary") : null;
+  replace(box, verdictCard(headline, badge, first, rest));
 }
 
 function tile(label, value, sub, id) {
