@@ -8,6 +8,17 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from lionlab.jobs import JobSpec
+from lionlab_server.api.validation import (
+    DbId,
+    Description,
+    ErrorText,
+    JsonObject,
+    OptimizerLabel,
+    RunName,
+    SpecText,
+    Tag,
+    WorkerName,
+)
 from lionlab_server.models import RunStatus
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -25,13 +36,14 @@ class Page(BaseModel, Generic[T]):
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=NAME_PATTERN, description="Letters, digits, '.', '_' or '-'.")
-    description: str = Field(default="", max_length=10_000)
+    description: Description = ""
 
 
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, pattern=NAME_PATTERN)
-    description: str | None = Field(default=None, max_length=10_000)
+    # Omitted: unchanged. null is refused (a project always has a name and a description).
+    name: str = Field(default=None, pattern=NAME_PATTERN)
+    description: Description = None
 
 
 class Project(BaseModel):
@@ -43,11 +55,15 @@ class Project(BaseModel):
 
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: int
-    name: str | None = Field(default=None, max_length=200, description="Default: run-<id>.")
-    optimizer: str | None = Field(default=None, max_length=32)
-    config: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list, max_length=100)
+    project_id: DbId
+    name: RunName | None = Field(default=None, description="Default: run-<id>.")
+    optimizer: OptimizerLabel | None = None
+    config: JsonObject = Field(
+        default_factory=dict,
+        description="Free-form JSON: at most 64 levels deep, integers within signed 64-bit, "
+        "no NaN or Infinity (JSON has none), no NUL characters.",
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
     status: Literal["running", "queued"] = Field(
         default="running",
         description="A run logged by a user's own script starts 'running'; a run with a "
@@ -62,11 +78,12 @@ class RunCreate(BaseModel):
 
 class RunUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=200)
+    # Omitted: unchanged. name and config cannot be null: a run always has both.
+    name: RunName = None
     status: RunStatus | None = None
-    tags: list[str] | None = Field(default=None, max_length=100)
-    config: dict[str, Any] | None = Field(default=None, description="Replaces the config.")
-    error: str | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    config: JsonObject = Field(default=None, description="Replaces the config.")
+    error: ErrorText | None = None
 
 
 class Run(BaseModel):
@@ -96,7 +113,7 @@ class RunCreated(Run):
 
 class Claim(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    worker: str = Field(min_length=1, max_length=200, description="host:pid:device")
+    worker: WorkerName = Field(description="host:pid:device")
 
 
 class Heartbeat(BaseModel):
@@ -107,9 +124,9 @@ class Heartbeat(BaseModel):
 
 class Finish(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    worker: str = Field(min_length=1, max_length=200)
+    worker: WorkerName
     status: RunStatus
-    error: str | None = Field(default=None, max_length=100_000)
+    error: ErrorText | None = None
 
 
 class MetricSummary(BaseModel):
@@ -184,8 +201,8 @@ class TokenInfo(BaseModel):
 
 class SweepCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: int
-    spec: dict[str, Any] | str = Field(
+    project_id: DbId
+    spec: dict[str, Any] | SpecText = Field(
         description="The sweep spec (docs/sweeps.md): a JSON object, or YAML/JSON text."
     )
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from lionlab_server.api.errors import COMMON, responses
 from lionlab_server.web import (
     auth,
     checks,
@@ -45,7 +46,7 @@ def _plotly_js() -> FileResponse:
 def install(app: FastAPI) -> None:
     """Add the dashboard to `app`."""
     for module in (checks, run_views, compare_views, sweep_views):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=responses(*COMMON))
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Session
 from lionlab.jobs import JobSpec, job_spec_schema
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import IdPath
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
 from lionlab_server.models import RunStatus
@@ -32,8 +34,8 @@ def job_schema(_: ScopeDep) -> dict:
     return job_spec_schema()
 
 
-@router.post("/runs/{run_id}/claim", response_model=schemas.Run)
-def claim_run(run_id: int, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
+@router.post("/runs/{run_id}/claim", response_model=schemas.Run, responses=responses(400, 404, 409))
+def claim_run(run_id: IdPath, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
     """A worker takes a queued job; 409 if another worker has it or it ended."""
     begin_write(session)
     lifecycle.claim(session, scope, run_id, data.worker)
@@ -41,8 +43,12 @@ def claim_run(run_id: int, data: schemas.Claim, session: SessionDep, scope: Scop
     return get_run(session, scope, run_id)
 
 
-@router.post("/runs/{run_id}/heartbeat", response_model=schemas.Heartbeat)
-def heartbeat(run_id: int, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
+@router.post(
+    "/runs/{run_id}/heartbeat",
+    response_model=schemas.Heartbeat,
+    responses=responses(400, 404, 409),
+)
+def heartbeat(run_id: IdPath, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
     """The worker is alive; the answer says whether to stop (cancelled, diverged)."""
     begin_write(session)
     stop = lifecycle.heartbeat(session, scope, run_id, data.worker)
@@ -50,9 +56,11 @@ def heartbeat(run_id: int, data: schemas.Claim, session: SessionDep, scope: Scop
     return schemas.Heartbeat(stop=stop)
 
 
-@router.post("/runs/{run_id}/finish", response_model=schemas.Run)
+@router.post(
+    "/runs/{run_id}/finish", response_model=schemas.Run, responses=responses(400, 404, 409)
+)
 def finish_run(
-    run_id: int, data: schemas.Finish, request: Request, session: SessionDep, scope: ScopeDep
+    run_id: IdPath, data: schemas.Finish, request: Request, session: SessionDep, scope: ScopeDep
 ):
     begin_write(session)
     lifecycle.finish(session, scope, run_id, data.worker, data.status, data.error)
@@ -60,8 +68,13 @@ def finish_run(
     return get_run(session, scope, run_id)
 
 
-@router.post("/runs/{run_id}/rerun", status_code=201, response_model=schemas.RunCreated)
-def rerun(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
+@router.post(
+    "/runs/{run_id}/rerun",
+    status_code=201,
+    response_model=schemas.RunCreated,
+    responses=responses(404),
+)
+def rerun(run_id: IdPath, request: Request, session: SessionDep, scope: ScopeDep):
     """Queue a new run with the same job spec, project and tags (name gets a suffix)."""
     begin_write(session)
     old = get_run(session, scope, run_id)
@@ -83,8 +96,8 @@ def rerun(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
     return schemas.RunCreated(**run.model_dump())
 
 
-@router.post("/runs/{run_id}/cancel", response_model=schemas.Run)
-def cancel_run(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
+@router.post("/runs/{run_id}/cancel", response_model=schemas.Run, responses=responses(404, 409))
+def cancel_run(run_id: IdPath, request: Request, session: SessionDep, scope: ScopeDep):
     """Stop a run: a queued one at once, a running job at its worker's next heartbeat.
     Every metric logged so far is kept."""
     begin_write(session)
