@@ -5,7 +5,8 @@ break those reads for everyone: Postgres cannot store NUL in text, orjson (the d
 encoder) refuses nesting past 254 levels and integers past 64 bits, JSON has no NaN/Infinity
 (SQLite's JSON would turn them into null, Postgres refuses them), and JavaScript holds
 integers exactly only up to 2**53. The rules: nesting at most `MAX_DEPTH` levels, integers in
-signed 64-bit, finite floats, strings (keys included) without NUL.
+signed 64-bit, finite floats, strings (keys included) without NUL and encodable as UTF-8
+(JSON text may carry a lone surrogate such as "\\ud800", which neither database stores).
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ from typing import Any
 
 MAX_DEPTH = 64  # levels of objects/arrays in a stored value; orjson's own limit is 254
 INT64 = (-(2**63), 2**63 - 1)
+
+
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored as text on every backend, or None."""
+    if "\x00" in value:
+        return "contains a NUL (\\x00) character, which is not stored"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone UTF-16 surrogate, which is not valid Unicode text"
+    return None
 
 
 class JsonValueError(ValueError):
@@ -45,14 +57,15 @@ def _check_scalar(value: Any, path: str) -> None:
                 path, f"is {value}; JSON has no NaN or Infinity: use null or a string"
             )
     elif isinstance(value, str):
-        if "\x00" in value:
-            raise JsonValueError(path, "contains a NUL (\\x00) character, which is not stored")
+        problem = text_problem(value)
+        if problem:
+            raise JsonValueError(path, problem)
     else:
         raise JsonValueError(path, f"is a {type(value).__name__}, not a JSON value")
 
 
 def check_json_value(value: Any, path: str = "", max_depth: int = MAX_DEPTH) -> None:
-    """Raise JsonValueError at the first part of `value` that breaks the rules above."""
+    """Raise JsonValueError at a part of `value` that breaks the rules above."""
     stack: list[tuple[Any, str, int]] = [(value, path, 1)]
     while stack:  # iterative: a deep value must not hit Python's recursion limit
         item, where, depth = stack.pop()
@@ -61,8 +74,9 @@ def check_json_value(value: Any, path: str = "", max_depth: int = MAX_DEPTH) -> 
                 raise JsonValueError(where, f"nests deeper than {max_depth} levels")
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in pairs:
-                if isinstance(key, str) and "\x00" in key:
-                    raise JsonValueError(where, "has a key with a NUL (\\x00) character")
+                problem = text_problem(key) if isinstance(key, str) else None
+                if problem:
+                    raise JsonValueError(_child(where, key[:40]), f"is a key that {problem}")
                 stack.append((child, _child(where, key), depth + 1))
         else:
             _check_scalar(item, where)

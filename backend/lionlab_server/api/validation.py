@@ -7,7 +7,8 @@ stores too; anything outside them is a 4xx naming the field, before the database
   1 .. 2**31 - 1.
 - Steps: 0 .. 2**53 - 1. Steps are int8 columns, but summaries, LOD bucket arithmetic and
   the dashboard's JavaScript hold them exactly only up to 2**53 (a double's integer range).
-- Strings: the column's length, and no NUL (\\x00): Postgres cannot store it in text.
+- Strings: the column's length, no NUL (\\x00: Postgres cannot store it in text) and no lone
+  surrogate (not UTF-8).
 - Stored JSON (run configs): `lionlab.json_values` (depth, 64-bit integers, no NaN/Infinity).
 - Bodies: at most `Settings.max_body_bytes` (413) and `MAX_BODY_DEPTH` levels of nesting (422),
   checked by `RequestLimits` for every route before it runs.
@@ -20,12 +21,12 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import numpy as np
-from fastapi import Path
+from fastapi import Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from lionlab.json_values import MAX_DEPTH, JsonValueError, check_json_value
+from lionlab.json_values import MAX_DEPTH, JsonValueError, check_json_value, text_problem
 
 MAX_ID = 2**31 - 1
 MAX_STEP = 2**53 - 1
@@ -33,9 +34,10 @@ MAX_STEP = 2**53 - 1
 MAX_BODY_DEPTH = MAX_DEPTH + 4
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise PydanticCustomError("nul_character", "must not contain NUL (\\x00) characters")
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem:
+        raise PydanticCustomError("unstorable_text", problem)
     return value
 
 
@@ -52,7 +54,7 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 def _text(max_length: int, min_length: int | None = None) -> Any:
     return Annotated[
-        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_no_nul)
+        str, Field(min_length=min_length, max_length=max_length), AfterValidator(_storable)
     ]
 
 
@@ -60,6 +62,8 @@ def _text(max_length: int, min_length: int | None = None) -> Any:
 DbId = Annotated[int, Field(ge=1, le=MAX_ID, description="An id: 1 .. 2**31 - 1.")]
 Step = Annotated[int, Field(ge=0, le=MAX_STEP, description="A step: 0 .. 2**53 - 1.")]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="An id: 1 .. 2**31 - 1.")]
+# Rows to skip in a list: no list holds more rows than there are ids.
+Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip: 0 .. 2**31 - 1.")]
 
 # Strings, each bounded like its column.
 Tag = _text(100)

@@ -12,7 +12,7 @@ from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.routes.runs import SORT_PATTERN
-from lionlab_server.api.validation import IdPath, OptimizerLabel, Tag
+from lionlab_server.api.validation import IdPath, Offset, OptimizerLabel, Tag
 from lionlab_server.models import RunStatus
 from lionlab_server.store import projects, runs
 from lionlab_server.store.series import query_series, summaries
@@ -53,7 +53,7 @@ def runs_table(
     tag: Annotated[list[Tag], Query()] = [],  # noqa: B006
     sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     """The project's runs as table rows: progress, ETA, loss, flags, key hyper-parameters."""
     projects.get_project(session, scope, project_id)

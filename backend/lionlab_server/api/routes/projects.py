@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from lionlab_server import schemas
 from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep
 from lionlab_server.api.errors import responses
-from lionlab_server.api.validation import IdPath, ProjectNameFilter
+from lionlab_server.api.validation import IdPath, Offset, ProjectNameFilter
 from lionlab_server.db import begin_write
 from lionlab_server.store import projects as store
 
@@ -30,7 +30,7 @@ def list_projects(
     scope: ScopeDep,
     name: ProjectNameFilter | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     return store.list_projects(session, scope, name, limit, offset)
 

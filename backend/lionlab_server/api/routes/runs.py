@@ -10,7 +10,7 @@ from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.routes.jobs import ended
-from lionlab_server.api.validation import DbId, IdPath, OptimizerLabel, Tag
+from lionlab_server.api.validation import DbId, IdPath, Offset, OptimizerLabel, Tag
 from lionlab_server.db import begin_write
 from lionlab_server.models import RunStatus
 from lionlab_server.services.job_checks import job_warnings
@@ -46,7 +46,7 @@ def list_runs(
         str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
     ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     f = store.RunFilter(
         project_id=project_id,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.api.errors import responses
-from lionlab_server.api.validation import DbId, IdPath
+from lionlab_server.api.validation import DbId, IdPath, Offset
 from lionlab_server.db import begin_write
 from lionlab_server.services import sweeps as service
 from lionlab_server.services.sweep_report import sweep_report
@@ -37,7 +37,7 @@ def list_sweeps(
     scope: ScopeDep,
     project_id: Annotated[DbId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     return store.list_sweeps(session, scope, project_id, limit, offset)
 
