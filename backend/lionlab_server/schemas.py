@@ -16,6 +16,7 @@ from lionlab_server.api.validation import (
     OptimizerLabel,
     RunName,
     SpecText,
+    Step,
     Tag,
     WorkerName,
 )
@@ -34,7 +35,10 @@ class Page(BaseModel, Generic[T]):
 
 
 class ProjectCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "nanogpt", "description": "Lion vs AdamW"}]},
+    )
     name: str = Field(pattern=NAME_PATTERN, description="Letters, digits, '.', '_' or '-'.")
     description: Description = ""
 
@@ -54,7 +58,15 @@ class Project(BaseModel):
 
 
 class RunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"project_id": 1, "name": "lion-lr1e-4", "optimizer": "lion", "tags": ["v1"]},
+                {"project_id": 1, "job": {"optimizer": {"name": "lion", "lr": 1e-4}}},
+            ]
+        },
+    )
     project_id: DbId
     name: RunName | None = Field(default=None, description="Default: run-<id>.")
     optimizer: OptimizerLabel | None = None
@@ -143,7 +155,18 @@ class MetricSummary(BaseModel):
 class MetricBatch(BaseModel):
     """Columnar metric batch, documented for /docs (the route parses the body itself)."""
 
-    steps: list[int] = Field(description="Training steps, integers >= 0.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "steps": [0, 1, 2],
+                    "metrics": {"loss": [2.3, 2.1, "NaN"], "lr": [1e-4, 1e-4, None]},
+                }
+            ]
+        }
+    )
+
+    steps: list[Step] = Field(description="Training steps, integers 0 .. 2**53 - 1.")
     metrics: dict[str, list[float | str | None]] = Field(
         description="One array per metric key, each as long as `steps`. Values are numbers; "
         'NaN, Infinity and -Infinity may be sent as JSON literals or as the strings "NaN", '
@@ -203,7 +226,16 @@ class SweepCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_id: DbId
     spec: dict[str, Any] | SpecText = Field(
-        description="The sweep spec (docs/sweeps.md): a JSON object, or YAML/JSON text."
+        examples=[
+            {
+                "name": "lr-sweep",
+                "base": {"task": "char_lm", "steps": 200, "eval_interval": 50},
+                "optimizers": ["adamw", "lion"],
+                "seeds": 2,
+                "space": {"adamw": {"optimizer.lr": [1e-3, 3e-3]}},
+            }
+        ],
+        description="The sweep spec (docs/sweeps.md): a JSON object, or YAML/JSON text.",
     )
 
 
