@@ -45,14 +45,14 @@ def responses(*codes: int) -> dict[int | str, dict]:
     return {code: {"model": ErrorBody, "description": ANSWERS[code]} for code in codes}
 
 
-def _body(loc: list, msg: str, kind: str) -> dict:
+def error_body(loc: list, msg: str, kind: str) -> dict:
     return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
 
 
 def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
     """FastAPI's own errors (401, 403, an unknown path) in the same body as the others."""
     kind = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status_code, "http")
-    body = _body([], str(exc.detail), kind)
+    body = error_body([], str(exc.detail), kind)
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -83,7 +83,9 @@ def _invalid_spec(_: Request, exc: SpecError) -> JSONResponse:
 
 def _database_down(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
-        _body([], "the database is unavailable right now; retry shortly", "database_unavailable"),
+        error_body(
+            [], "the database is unavailable right now; retry shortly", "database_unavailable"
+        ),
         status_code=503,
         headers={"Retry-After": "2"},
     )
@@ -93,18 +95,18 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(
-        NotFound, lambda _, e: JSONResponse(_body(["path", e.field], str(e), "not_found"), 404)
+        NotFound, lambda _, e: JSONResponse(error_body(["path", e.field], str(e), "not_found"), 404)
     )
     app.add_exception_handler(
-        Conflict, lambda _, e: JSONResponse(_body(["body", e.field], str(e), "conflict"), 409)
+        Conflict, lambda _, e: JSONResponse(error_body(["body", e.field], str(e), "conflict"), 409)
     )
     app.add_exception_handler(
         InputError,
-        lambda _, e: JSONResponse(_body(list(e.loc), str(e), "invalid"), e.status_code),
+        lambda _, e: JSONResponse(error_body(list(e.loc), str(e), "invalid"), e.status_code),
     )
     app.add_exception_handler(SpecError, _invalid_spec)
     app.add_exception_handler(
-        Forbidden, lambda _, e: JSONResponse(_body([], str(e), "forbidden"), 403)
+        Forbidden, lambda _, e: JSONResponse(error_body([], str(e), "forbidden"), 403)
     )
     # A database restart surfaces as one of these on connections opened before it.
     app.add_exception_handler(OperationalError, _database_down)

@@ -27,6 +27,7 @@ from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
 from lionlab.json_values import MAX_DEPTH, JsonValueError, check_json_value, text_problem
+from lionlab_server.api.errors import error_body
 
 MAX_ID = 2**31 - 1
 MAX_STEP = 2**53 - 1
@@ -82,11 +83,11 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 
 
 def error_response(loc: list, msg: str, kind: str, status: int) -> JSONResponse:
-    """The error body every 4xx uses (api/errors.py)."""
-    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status)
+    return JSONResponse(error_body(loc, msg, kind), status_code=status)
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string literal, escapes included (the unrolled form: no backtracking per character).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
 def body_depth(raw: bytes) -> int:
