@@ -12,6 +12,7 @@ from lionlab_server import web
 from lionlab_server.api import errors
 from lionlab_server.api.deps import TokenCache
 from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, sweeps, tokens
+from lionlab_server.api.validation import RequestLimits
 from lionlab_server.db import make_engine, make_sessionmaker
 from lionlab_server.services.dispatch import Dispatcher, Reaper
 
@@ -67,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dispatcher = dispatcher
     app.state.token_cache = TokenCache()
     for module in (projects, runs, jobs, metrics, flags, tokens, sweeps):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(
+            module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)
+        )
     errors.install(app)
     web.install(app)
 
@@ -75,5 +78,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict:
         return {"status": "ok"}
 
+    app.add_middleware(RequestLimits)
     app.add_middleware(ServerTiming)
     return app

@@ -9,6 +9,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lionlab.jobs import JobSpec
 from lionlab.lifecycle import RunStatus
+from lionlab_server.api.validation import (
+    DbId,
+    Description,
+    ErrorText,
+    JsonObject,
+    OptimizerLabel,
+    RunName,
+    SpecText,
+    Step,
+    Tag,
+    WorkerName,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -23,15 +35,19 @@ class Page(BaseModel, Generic[T]):
 
 
 class ProjectCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "nanogpt", "description": "Lion vs AdamW"}]},
+    )
     name: str = Field(pattern=NAME_PATTERN, description="Letters, digits, '.', '_' or '-'.")
-    description: str = Field(default="", max_length=10_000)
+    description: Description = ""
 
 
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, pattern=NAME_PATTERN)
-    description: str | None = Field(default=None, max_length=10_000)
+    # Omitted: unchanged. null is refused (a project always has a name and a description).
+    name: str = Field(default=None, pattern=NAME_PATTERN)
+    description: Description = None
 
 
 class Project(BaseModel):
@@ -42,12 +58,24 @@ class Project(BaseModel):
 
 
 class RunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    project_id: int
-    name: str | None = Field(default=None, max_length=200, description="Default: run-<id>.")
-    optimizer: str | None = Field(default=None, max_length=32)
-    config: dict[str, Any] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list, max_length=100)
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"project_id": 1, "name": "lion-lr1e-4", "optimizer": "lion", "tags": ["v1"]},
+                {"project_id": 1, "job": {"optimizer": {"name": "lion", "lr": 1e-4}}},
+            ]
+        },
+    )
+    project_id: DbId
+    name: RunName | None = Field(default=None, description="Default: run-<id>.")
+    optimizer: OptimizerLabel | None = None
+    config: JsonObject = Field(
+        default_factory=dict,
+        description="Free-form JSON: at most 64 levels deep, integers within signed 64-bit, "
+        "no NaN or Infinity (JSON has none), no NUL characters.",
+    )
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
     status: Literal["running", "queued"] = Field(
         default="running",
         description="A run logged by a user's own script starts 'running'; a run with a "
@@ -68,16 +96,17 @@ class RunCreate(BaseModel):
 
 class RunUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=200)
+    # Omitted: unchanged. name and config cannot be null: a run always has both.
+    name: RunName = None
     status: RunStatus | None = Field(
         default=None,
         description="Only for a run a script logs (no job): 'running' from 'queued', or an "
         "end (succeeded, failed, cancelled, diverged) from 'running'. A job's status "
         "changes through its worker and POST /runs/{id}/cancel (GET /lifecycle).",
     )
-    tags: list[str] | None = Field(default=None, max_length=100)
-    config: dict[str, Any] | None = Field(default=None, description="Replaces the config.")
-    error: str | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=100)
+    config: JsonObject = Field(default=None, description="Replaces the config.")
+    error: ErrorText | None = None
 
 
 class Run(BaseModel):
@@ -112,16 +141,14 @@ class RunCreated(Run):
 
 class Claim(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    worker: str = Field(min_length=1, max_length=200, description="host:pid:device")
+    worker: WorkerName = Field(description="host:pid:device")
 
 
 class Held(Claim):
     """A worker speaking for the attempt its claim got (heartbeat, finish)."""
 
-    attempt: int = Field(
-        ge=1,
-        le=2**31 - 1,
-        description="The `attempts` value the claim answered; an older one gets 409.",
+    attempt: DbId = Field(
+        description="The `attempts` value the claim answered; an older one gets 409."
     )
 
 
@@ -133,7 +160,7 @@ class Heartbeat(BaseModel):
 
 class Finish(Held):
     status: RunStatus
-    error: str | None = Field(default=None, max_length=100_000)
+    error: ErrorText | None = None
 
 
 class MetricSummary(BaseModel):
@@ -150,7 +177,18 @@ class MetricSummary(BaseModel):
 class MetricBatch(BaseModel):
     """Columnar metric batch, documented for /docs (the route parses the body itself)."""
 
-    steps: list[int] = Field(description="Training steps, integers >= 0.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "steps": [0, 1, 2],
+                    "metrics": {"loss": [2.3, 2.1, "NaN"], "lr": [1e-4, 1e-4, None]},
+                }
+            ]
+        }
+    )
+
+    steps: list[Step] = Field(description="Training steps, integers 0 .. 2**53 - 1.")
     metrics: dict[str, list[float | str | None]] = Field(
         description="One array per metric key, each as long as `steps`. Values are numbers; "
         'NaN, Infinity and -Infinity may be sent as JSON literals or as the strings "NaN", '
@@ -208,9 +246,18 @@ class TokenInfo(BaseModel):
 
 class SweepCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: int
-    spec: dict[str, Any] | str = Field(
-        description="The sweep spec (docs/sweeps.md): a JSON object, or YAML/JSON text."
+    project_id: DbId
+    spec: dict[str, Any] | SpecText = Field(
+        examples=[
+            {
+                "name": "lr-sweep",
+                "base": {"task": "char_lm", "steps": 200, "eval_interval": 50},
+                "optimizers": ["adamw", "lion"],
+                "seeds": 2,
+                "space": {"adamw": {"optimizer.lr": [1e-3, 3e-3]}},
+            }
+        ],
+        description="The sweep spec (docs/sweeps.md): a JSON object, or YAML/JSON text.",
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lionlab.jobs import JobSpec, OptimizerName
+from lionlab.json_values import JsonValueError, check_json_value
 from lionlab.sweeps import plan
 from lionlab.sweeps.errors import FieldError, SpecError, errors_of
 from lionlab.sweeps.space import Param, check_param
@@ -25,6 +26,14 @@ from lionlab.transfer import FACTOR_RANGE
 DEFAULT_FACTORS = (3.0, 10.0)
 TRANSFERRED = ("optimizer.lr", "optimizer.weight_decay")
 MAX_SEED_COUNT = 100
+# Upper bounds keep every stored number (spec, trials, ASHA state) within what the database
+# columns, orjson and the sweep page hold: an unbounded max_trials of 2**70 was accepted once
+# and its page could never load.
+MAX_TRIALS = 10_000
+MAX_PARALLEL = 1_000
+MAX_STEPS = 10_000_000  # JobSpec.steps' own bound
+MAX_TOTAL_STEPS = 2**53 - 1
+MAX_SEED = 2**31 - 1
 SHARED_SPACE = "all"  # the space key whose parameters apply to every optimizer
 
 
@@ -37,10 +46,13 @@ class SearchConfig(BaseModel):
     samples: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_TRIALS,
         description="random: configurations drawn per optimizer; omitted: as many as "
         "limits.max_trials allows.",
     )
-    seed: int = Field(default=0, ge=0, description="Sampling seed: same spec, same trials.")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="Sampling seed: same spec, same trials."
+    )
 
     @model_validator(mode="after")
     def _samples_only_when_sampling(self) -> SearchConfig:
@@ -81,10 +93,17 @@ class Limits(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_trials: int = Field(default=200, ge=1, description="Trials (configs x seeds) at most.")
-    max_parallel: int = Field(default=4, ge=1, description="Trials the scheduler runs at once.")
+    max_trials: int = Field(
+        default=200, ge=1, le=MAX_TRIALS, description="Trials (configs x seeds) at most."
+    )
+    max_parallel: int = Field(
+        default=4, ge=1, le=MAX_PARALLEL, description="Trials the scheduler runs at once."
+    )
     max_total_steps: int | None = Field(
-        default=None, ge=1, description="Sum of all trials' steps at most (none: no bound)."
+        default=None,
+        ge=1,
+        le=MAX_TOTAL_STEPS,
+        description="Sum of all trials' steps at most (none: no bound).",
     )
 
 
@@ -94,14 +113,17 @@ class AshaConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     metric: Literal["eval_loss"] = "eval_loss"
-    eta: int = Field(default=3, ge=2, description="Reduction factor: top 1/eta go on.")
-    min_steps: int = Field(ge=1, description="The first rung; a multiple of eval_interval.")
+    eta: int = Field(default=3, ge=2, le=100, description="Reduction factor: top 1/eta go on.")
+    min_steps: int = Field(
+        ge=1, le=MAX_STEPS, description="The first rung; a multiple of eval_interval."
+    )
     max_steps: int | None = Field(
-        default=None, ge=2, description="Full length; omitted: the base job's steps."
+        default=None, ge=2, le=MAX_STEPS, description="Full length; omitted: the base job's steps."
     )
     min_reports: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_TRIALS,
         description="Results a rung needs before it stops anything; omitted: eta.",
     )
     bracket: Literal["optimizer_seed", "optimizer", "sweep"] = Field(
@@ -119,7 +141,7 @@ class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    description: str = Field(default="", max_length=10_000)
     base: dict[str, Any] = Field(
         default_factory=dict, description="JobSpec fields every trial starts from."
     )
@@ -156,12 +178,20 @@ class SweepSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SweepSpec:
+        self._check_stored_form()
         self._check_base()
         self._check_space()
         self._check_paired()
         self._check_asha()
         plan.check_expansion(self)
         return self
+
+    def _check_stored_form(self) -> None:
+        # The spec is stored as JSON and read by every sweep page: no NUL, no 2**70.
+        try:
+            check_json_value(self.model_dump(mode="json"))
+        except JsonValueError as exc:
+            raise FieldError(exc.path, exc.message) from None
 
     def _check_base(self) -> None:
         optimizer = self.base.get("optimizer")

@@ -5,7 +5,7 @@ import pytest
 
 def test_no_token_is_401_with_instructions(api):
     r = api.client.get("/api/v1/projects")
-    assert r.status_code == 401 and "Authorization: Bearer" in r.json()["detail"]
+    assert r.status_code == 401 and "Authorization: Bearer" in r.json()["detail"][0]["msg"]
     assert r.headers["www-authenticate"] == "Bearer"
 
 
@@ -64,7 +64,7 @@ def test_the_dashboard_cookie_authenticates_and_writes_need_the_csrf_header(api)
     client.cookies.set("lionlab_token", api.token)
     assert client.get("/api/v1/projects").status_code == 200
     r = client.post("/api/v1/projects", json={"name": "x"})
-    assert r.status_code == 403 and "X-LionLab-CSRF" in r.json()["detail"]
+    assert r.status_code == 403 and "X-LionLab-CSRF" in r.json()["detail"][0]["msg"]
     r = client.post("/api/v1/projects", json={"name": "x"}, headers={"X-LionLab-CSRF": "1"})
     assert r.status_code == 201
     client.cookies.set("lionlab_token", "llk_wrong")

@@ -5,15 +5,55 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException
 
 from lionlab.sweeps import SpecError
 from lionlab.sweeps.errors import sentence
 from lionlab_server.errors import Conflict, Forbidden, InputError, NotFound
 
 
-def _body(loc: list, msg: str, kind: str) -> dict:
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 503 answer."""
+
+    detail: list[ErrorItem]
+
+
+ANSWERS = {
+    400: "The body is not valid JSON.",
+    401: "No API token, or an unknown or revoked one.",
+    403: "The token may not do this (admin only; cookie writes need X-LionLab-CSRF).",
+    404: "The object does not exist or is not visible to this token.",
+    409: "The request clashes with stored state (a taken name, a run claimed or ended).",
+    413: "The body is over LIONLAB_MAX_BODY_BYTES, or a batch over LIONLAB_MAX_BATCH_POINTS.",
+    422: "A field is invalid; `loc` names it and `msg` says how to fix it. Nothing is stored.",
+    503: "The database is unavailable right now; retry after Retry-After seconds.",
+}
+# Every /api/v1 route can answer these (the token, the body limits, the database).
+COMMON = (401, 403, 413, 422, 503)
+
+
+def responses(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI `responses` for the error answers `codes`, with the error body's schema."""
+    return {code: {"model": ErrorBody, "description": ANSWERS[code]} for code in codes}
+
+
+def error_body(loc: list, msg: str, kind: str) -> dict:
     return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+
+
+def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    """FastAPI's own errors (401, 403, an unknown path) in the same body as the others."""
+    kind = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status_code, "http")
+    body = error_body([], str(exc.detail), kind)
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -43,7 +83,9 @@ def _invalid_spec(_: Request, exc: SpecError) -> JSONResponse:
 
 def _database_down(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
-        _body([], "the database is unavailable right now; retry shortly", "database_unavailable"),
+        error_body(
+            [], "the database is unavailable right now; retry shortly", "database_unavailable"
+        ),
         status_code=503,
         headers={"Retry-After": "2"},
     )
@@ -51,19 +93,20 @@ def _database_down(_: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(
-        NotFound, lambda _, e: JSONResponse(_body(["path", e.field], str(e), "not_found"), 404)
+        NotFound, lambda _, e: JSONResponse(error_body(["path", e.field], str(e), "not_found"), 404)
     )
     app.add_exception_handler(
-        Conflict, lambda _, e: JSONResponse(_body(["body", e.field], str(e), "conflict"), 409)
+        Conflict, lambda _, e: JSONResponse(error_body(["body", e.field], str(e), "conflict"), 409)
     )
     app.add_exception_handler(
         InputError,
-        lambda _, e: JSONResponse(_body(list(e.loc), str(e), "invalid"), e.status_code),
+        lambda _, e: JSONResponse(error_body(list(e.loc), str(e), "invalid"), e.status_code),
     )
     app.add_exception_handler(SpecError, _invalid_spec)
     app.add_exception_handler(
-        Forbidden, lambda _, e: JSONResponse(_body([], str(e), "forbidden"), 403)
+        Forbidden, lambda _, e: JSONResponse(error_body([], str(e), "forbidden"), 403)
     )
     # A database restart surfaces as one of these on connections opened before it.
     app.add_exception_handler(OperationalError, _database_down)

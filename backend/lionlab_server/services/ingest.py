@@ -14,6 +14,7 @@ import numpy as np
 import pydantic_core
 from sqlalchemy.orm import Session
 
+from lionlab_server.api.validation import MAX_STEP
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
 from lionlab_server.services import detection, sweeps
@@ -32,6 +33,9 @@ NON_FINITE = {
     "-inf": -math.inf,
 }
 BATCH_FIELDS = ("steps", "metrics", "wall_time")
+# wall_time bounds: the Unix epoch to the last second datetime can hold (year 9999), so the
+# dashboard's clock axis can convert every stored time.
+MAX_WALL_TIME = 253_402_300_799.0
 MAX_KEY_LENGTH = 250
 EXAMPLE = '{"steps": [0, 1], "metrics": {"train_loss": [2.31, 2.27]}}'
 
@@ -48,34 +52,66 @@ def parse_json(raw: bytes) -> object:
         ) from None
 
 
+def _flat(values: list) -> np.ndarray | None:
+    """`values` as a 1-D numeric array, or None when they need a look one by one (nested or
+    ragged arrays, booleans, strings, nulls, integers too large for int64)."""
+    if bool in set(map(type, values)):  # numpy reads [1, true] as [1, 1]
+        return None
+    try:
+        arr = np.asarray(values)
+    except (ValueError, OverflowError):  # ragged, or beyond numpy's integers
+        return None
+    return arr if arr.ndim == 1 and arr.dtype.kind in "if" else None
+
+
 def _int_steps(steps: object) -> np.ndarray:
     if not isinstance(steps, list) or not steps:
         raise InputError(("body", "steps"), "steps must be a non-empty array of integers")
-    arr = np.asarray(steps)
-    # numpy reads [1, true] as integers: booleans are refused explicitly.
-    if arr.dtype.kind != "i" or bool in set(map(type, steps)):
+    arr = _flat(steps)
+    if arr is None or arr.dtype.kind != "i":
         for i, s in enumerate(steps):
-            if type(s) is not int or not 0 <= s < 2**63:
+            if type(s) is not int or not 0 <= s <= MAX_STEP:
                 raise InputError(
-                    ("body", "steps", i), f"steps[{i}] is {s!r}; steps must be integers >= 0"
+                    ("body", "steps", i),
+                    f"steps[{i}] is {_short(s)}; steps must be integers >= 0 and <= 2**53 - 1",
                 )
-    arr = arr.astype(np.int64)
-    if (arr < 0).any():
-        i = int(np.flatnonzero(arr < 0)[0])
-        raise InputError(("body", "steps", i), f"steps[{i}] is {steps[i]}; steps must be >= 0")
+        arr = np.asarray(steps, dtype=np.int64)
+    bad = (arr < 0) | (arr > MAX_STEP)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            ("body", "steps", i),
+            f"steps[{i}] is {steps[i]}; steps must be >= 0 and <= 2**53 - 1 (larger ones "
+            "would lose precision in summaries and in the browser)",
+        )
     return arr
 
 
 def _float(key: str, i: int, v: object) -> float:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool) and _fits(v)):
         return float(v)
     if isinstance(v, str) and v.strip().lower() in NON_FINITE:
         return NON_FINITE[v.strip().lower()]
     raise InputError(
         ("body", "metrics", key, i),
-        f"metrics.{key}[{i}] is {v!r}, not a number; send a number, NaN/Infinity/-Infinity "
-        '(as literals or strings such as "NaN"), or null where the key was not logged',
+        f"metrics.{key}[{i}] is {_short(v)}, not a number a float64 holds; send a number, "
+        'NaN/Infinity/-Infinity (as literals or strings such as "NaN"), or null where the key '
+        "was not logged",
     )
+
+
+def _short(v: object) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else f"{text[:40]}... ({len(text)} characters)"
+
+
+def _fits(v: int) -> bool:
+    """Whether an integer converts to a float64 (a 400-digit one does not)."""
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
 
 
 def _values(key: str, values: object, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,9 +126,8 @@ def _values(key: str, values: object, n: int) -> tuple[np.ndarray, np.ndarray]:
             f"metrics.{key} has {len(values)} values but steps has {n}; send one "
             "value per step (null where the key was not logged)",
         )
-    arr = np.asarray(values)
-    # numpy would read true/false as 1/0; booleans are not metric values.
-    if arr.dtype.kind in "if" and bool not in set(map(type, values)):
+    arr = _flat(values)
+    if arr is not None:
         return arr.astype(np.float64), np.ones(n, dtype=bool)
     present = np.array([v is not None for v in values], dtype=bool)
     out = np.array([_float(key, i, v) if v is not None else 0.0 for i, v in enumerate(values)])
@@ -108,11 +143,12 @@ def _walls(walls: object, n: int, now: float) -> np.ndarray:
             f"wall_time must be an array of {n} numbers (seconds since the epoch, "
             "one per step) or left out",
         )
-    arr = np.asarray(walls)
-    if arr.dtype.kind not in "if" or not np.isfinite(arr).all():
+    arr = _flat(walls)
+    if arr is None or not ((arr >= 0) & (arr <= MAX_WALL_TIME)).all():
         raise InputError(
             ("body", "wall_time"),
-            "wall_time must hold finite numbers (seconds since the Unix epoch)",
+            "wall_time must hold numbers of seconds since the Unix epoch, from 0 up to "
+            f"{MAX_WALL_TIME:.0f} (the end of year 9999)",
         )
     return arr.astype(np.float64)
 

@@ -19,6 +19,7 @@ from lionlab_server.store.scope import Scope
 
 ACTIVE = tuple(s.value for s in lifecycle.ACTIVE)
 PENDING = "pending"  # a trial whose run does not exist yet
+RUN_NAME_LENGTH = Run.name.type.length
 
 
 def sweep_row(session: Session, scope: Scope, sweep_id: int, lock: bool = False) -> Sweep:
@@ -79,12 +80,18 @@ def trial_runs(session: Session, sweep_id: int) -> dict[int, TrialRun]:
     return {r.trial_index: TrialRun(r.id, r.trial_index, *r[2:]) for r in rows}
 
 
+def trial_run_name(sweep_name: str, index: int) -> str:
+    """<sweep name>-t<index>, the sweep name shortened to fit runs.name (200 characters)."""
+    suffix = f"-t{index}"
+    return sweep_name[: RUN_NAME_LENGTH - len(suffix)] + suffix
+
+
 def add_trial_runs(session: Session, sweep: Sweep, trials: list[dict]) -> list[int]:
     """One queued run per trial (the unique (sweep, trial) key makes a second one fail)."""
     rows = [
         Run(
             project_id=sweep.project_id,
-            name=f"{sweep.name}-t{t['index']}",
+            name=trial_run_name(sweep.name, t["index"]),
             status=RunStatus.QUEUED.value,
             optimizer=t["optimizer"],
             config={"sweep": {"id": sweep.id, "trial": t["index"]}},

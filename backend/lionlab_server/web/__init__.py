@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from lionlab.lifecycle import describe
+from lionlab_server.api.errors import COMMON, responses
 from lionlab_server.web import (
     auth,
     checks,
@@ -58,7 +59,7 @@ def _lifecycle_js() -> Response:
 def install(app: FastAPI) -> None:
     """Add the dashboard to `app`."""
     for module in (checks, run_views, compare_views, sweep_views):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=responses(*COMMON))
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
 from lionlab_server.services.job_checks import job_warnings
 from lionlab_server.store.projects import get_project
 
@@ -20,7 +21,7 @@ class JobCheck(BaseModel):
     )
 
 
-@router.post("/jobs/check", response_model=JobCheck)
+@router.post("/jobs/check", response_model=JobCheck, responses=responses(400, 404))
 def check_job(data: schemas.RunCreate, session: SessionDep, scope: ScopeDep) -> JobCheck:
     """Validate a run body as POST /runs would (422 naming each field) and return its
     warnings, without creating a run: the submit form asks before it submits."""

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import DbId
 from lionlab_server.errors import InputError
 from lionlab_server.store import runs
 from lionlab_server.store.series import query_series, summaries
@@ -44,11 +46,11 @@ def _charts(keys, run_ids, series, comparison, axis, smoothing) -> list[dict]:
     return charts
 
 
-@router.get("/compare")
+@router.get("/compare", responses=responses(404))
 def compare_view(
     session: SessionDep,
     scope: ScopeDep,
-    run: Annotated[list[int], Query(description="Run ids, in legend order.")],
+    run: Annotated[list[DbId], Query(description="Run ids, in legend order.")],
     max_points: MaxPoints = 1000,
     x: XModeQuery = "step",
     smoothing: Smoothing = 0.6,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lionlab_server.api.deps import SessionDep
+from lionlab_server.api.validation import IdPath
 from lionlab_server.errors import NotFound
 from lionlab_server.store import projects, runs
 from lionlab_server.store.scope import Scope
@@ -38,7 +39,7 @@ def projects_page(request: Request, scope: PageScopeDep) -> Response:
 
 
 @router.get("/projects/{project_id}")
-def runs_page(request: Request, project_id: int, session: SessionDep, scope: PageScopeDep):
+def runs_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
     try:
         project = projects.get_project(session, scope, project_id)
     except NotFound as error:
@@ -47,7 +48,7 @@ def runs_page(request: Request, project_id: int, session: SessionDep, scope: Pag
 
 
 @router.get("/projects/{project_id}/submit")
-def submit_page(request: Request, project_id: int, session: SessionDep, scope: PageScopeDep):
+def submit_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
     try:
         project = projects.get_project(session, scope, project_id)
     except NotFound as error:
@@ -56,7 +57,7 @@ def submit_page(request: Request, project_id: int, session: SessionDep, scope: P
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: int, session: SessionDep, scope: PageScopeDep):
+def run_page(request: Request, run_id: IdPath, session: SessionDep, scope: PageScopeDep):
     try:
         run = runs.get_run(session, scope, run_id)
         project = projects.get_project(session, scope, run.project_id)

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
 from lionlab_server.api.routes.runs import SORT_PATTERN
+from lionlab_server.api.validation import IdPath, Offset, OptimizerLabel, Tag
 from lionlab_server.store import projects, runs
 from lionlab_server.store.series import query_series, summaries
 from lionlab_server.views.params import format_param, run_params
@@ -39,17 +41,19 @@ class RunView(BaseModel):
     params: dict[str, str] = Field(description="Every parameter of the run, flat, formatted.")
 
 
-@router.get("/projects/{project_id}/runs", response_model=schemas.Page[RunRow])
+@router.get(
+    "/projects/{project_id}/runs", response_model=schemas.Page[RunRow], responses=responses(404)
+)
 def runs_table(
-    project_id: int,
+    project_id: IdPath,
     session: SessionDep,
     scope: ScopeDep,
     status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    optimizer: Annotated[list[str], Query()] = [],  # noqa: B006
-    tag: Annotated[list[str], Query()] = [],  # noqa: B006
+    optimizer: Annotated[list[OptimizerLabel], Query()] = [],  # noqa: B006
+    tag: Annotated[list[Tag], Query()] = [],  # noqa: B006
     sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     """The project's runs as table rows: progress, ETA, loss, flags, key hyper-parameters."""
     projects.get_project(session, scope, project_id)
@@ -68,8 +72,8 @@ def runs_table(
     return schemas.Page(items=rows, total=page.total, limit=page.limit, offset=page.offset)
 
 
-@router.get("/runs/{run_id}", response_model=RunView)
-def run_view(run_id: int, session: SessionDep, scope: ScopeDep):
+@router.get("/runs/{run_id}", response_model=RunView, responses=responses(404))
+def run_view(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     """The run page's header and panels: its row, project, flags and metric summaries."""
     run = runs.get_run(session, scope, run_id)
     return RunView(
@@ -81,9 +85,9 @@ def run_view(run_id: int, session: SessionDep, scope: ScopeDep):
     )
 
 
-@router.get("/runs/{run_id}/charts")
+@router.get("/runs/{run_id}/charts", responses=responses(404))
 def run_charts(
-    run_id: int,
+    run_id: IdPath,
     session: SessionDep,
     scope: ScopeDep,
     max_points: MaxPoints = 1000,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from lionlab_server.api.deps import SessionDep
+from lionlab_server.api.validation import IdPath
 from lionlab_server.errors import NotFound
 from lionlab_server.services import sweeps
 from lionlab_server.store import projects
@@ -59,12 +60,12 @@ def _project_page(request: Request, scope, session, project_id: int, template: s
 
 
 @router.get("/projects/{project_id}/sweeps")
-def sweeps_page(request: Request, project_id: int, session: SessionDep, scope: PageScopeDep):
+def sweeps_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
     return _project_page(request, scope, session, project_id, "sweeps.html")
 
 
 @router.get("/projects/{project_id}/sweeps/new")
-def new_sweep_page(request: Request, project_id: int, session: SessionDep, scope: PageScopeDep):
+def new_sweep_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
     return _project_page(
         request, scope, session, project_id, "sweep_new.html", example=EXAMPLE_SPEC
     )
@@ -81,11 +82,11 @@ def _sweep_page(request: Request, scope, session, sweep_id: int, *, report: bool
 
 
 @router.get("/sweeps/{sweep_id}")
-def sweep_page(request: Request, sweep_id: int, session: SessionDep, scope: PageScopeDep):
+def sweep_page(request: Request, sweep_id: IdPath, session: SessionDep, scope: PageScopeDep):
     return _sweep_page(request, scope, session, sweep_id, report=False)
 
 
 @router.get("/sweeps/{sweep_id}/report")
-def sweep_report_page(request: Request, sweep_id: int, session: SessionDep, scope: PageScopeDep):
+def sweep_report_page(request: Request, sweep_id: IdPath, session: SessionDep, scope: PageScopeDep):
     """The same content without controls: a link to share with the project's team."""
     return _sweep_page(request, scope, session, sweep_id, report=True)

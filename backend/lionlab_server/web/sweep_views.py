@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import IdPath
 from lionlab_server.services import sweep_report as reports
 from lionlab_server.views.sweep import sweep_page
 from lionlab_server.web.gather import json_response
@@ -12,8 +14,8 @@ from lionlab_server.web.gather import json_response
 router = APIRouter(prefix="/views", tags=["views"])
 
 
-@router.get("/sweeps/{sweep_id}")
-def sweep_view(sweep_id: int, session: SessionDep, scope: ScopeDep):
+@router.get("/sweeps/{sweep_id}", responses=responses(404))
+def sweep_view(sweep_id: IdPath, session: SessionDep, scope: ScopeDep):
     """The sweep with its trials, the three figures (loss against lr, parallel coordinates,
     time to target), the best configuration per optimizer, speedup, compute saved, the
     verdict and ASHA's decisions."""

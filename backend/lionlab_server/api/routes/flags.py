@@ -6,14 +6,16 @@ from fastapi import APIRouter
 
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import IdPath
 from lionlab_server.store.flags import list_flags
 from lionlab_server.store.runs import run_row
 
 router = APIRouter(tags=["flags"])
 
 
-@router.get("/runs/{run_id}/flags", response_model=list[schemas.FlagOut])
-def get_flags(run_id: int, session: SessionDep, scope: ScopeDep):
+@router.get("/runs/{run_id}/flags", response_model=list[schemas.FlagOut], responses=responses(404))
+def get_flags(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     """Flags raised by the run's detectors (divergence, grad_norm_drift, loss_step)."""
     run_row(session, scope, run_id)
     return list_flags(session, run_id)

@@ -9,6 +9,8 @@ from lionlab.jobs import JobSpec, job_spec_schema
 from lionlab.lifecycle import RunStatus, describe
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import IdPath
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
 from lionlab_server.services import sweeps
@@ -38,8 +40,8 @@ def run_lifecycle() -> dict:
     return describe()
 
 
-@router.post("/runs/{run_id}/claim", response_model=schemas.Run)
-def claim_run(run_id: int, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
+@router.post("/runs/{run_id}/claim", response_model=schemas.Run, responses=responses(400, 404, 409))
+def claim_run(run_id: IdPath, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
     """A worker takes a queued job; 409 if another worker has it or it ended. The answer's
     `attempts` is this claim's attempt number: heartbeats, metric batches and finish carry it."""
     begin_write(session)
@@ -48,8 +50,12 @@ def claim_run(run_id: int, data: schemas.Claim, session: SessionDep, scope: Scop
     return get_run(session, scope, run_id)
 
 
-@router.post("/runs/{run_id}/heartbeat", response_model=schemas.Heartbeat)
-def heartbeat(run_id: int, data: schemas.Held, session: SessionDep, scope: ScopeDep):
+@router.post(
+    "/runs/{run_id}/heartbeat",
+    response_model=schemas.Heartbeat,
+    responses=responses(400, 404, 409),
+)
+def heartbeat(run_id: IdPath, data: schemas.Held, session: SessionDep, scope: ScopeDep):
     """The worker is alive; the answer says whether to stop (cancelled, diverged). 409: the
     run is no longer this attempt's (it was requeued or ended); stop training it."""
     begin_write(session)
@@ -58,9 +64,11 @@ def heartbeat(run_id: int, data: schemas.Held, session: SessionDep, scope: Scope
     return schemas.Heartbeat(stop=stop)
 
 
-@router.post("/runs/{run_id}/finish", response_model=schemas.Run)
+@router.post(
+    "/runs/{run_id}/finish", response_model=schemas.Run, responses=responses(400, 404, 409)
+)
 def finish_run(
-    run_id: int, data: schemas.Finish, request: Request, session: SessionDep, scope: ScopeDep
+    run_id: IdPath, data: schemas.Finish, request: Request, session: SessionDep, scope: ScopeDep
 ):
     begin_write(session)
     lifecycle.finish(session, scope, run_id, data.worker, data.attempt, data.status, data.error)
@@ -68,8 +76,13 @@ def finish_run(
     return get_run(session, scope, run_id)
 
 
-@router.post("/runs/{run_id}/rerun", status_code=201, response_model=schemas.RunCreated)
-def rerun(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
+@router.post(
+    "/runs/{run_id}/rerun",
+    status_code=201,
+    response_model=schemas.RunCreated,
+    responses=responses(404),
+)
+def rerun(run_id: IdPath, request: Request, session: SessionDep, scope: ScopeDep):
     """Queue a new run with the same job spec, project and tags (name gets a suffix)."""
     begin_write(session)
     old = get_run(session, scope, run_id)
@@ -91,8 +104,8 @@ def rerun(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
     return schemas.RunCreated(**run.model_dump())
 
 
-@router.post("/runs/{run_id}/cancel", response_model=schemas.Run)
-def cancel_run(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
+@router.post("/runs/{run_id}/cancel", response_model=schemas.Run, responses=responses(404, 409))
+def cancel_run(run_id: IdPath, request: Request, session: SessionDep, scope: ScopeDep):
     """Stop a run: a queued one at once, a running job at its worker's next heartbeat.
     Every metric logged so far is kept."""
     begin_write(session)

@@ -13,6 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from lionlab.settings import Settings
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep, authenticate, bearer
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import DbId, IdPath, MetricKeyName, Step
 from lionlab_server.errors import InputError
 from lionlab_server.services import ingest as ingest_service
 from lionlab_server.store.runs import run_row
@@ -57,32 +59,28 @@ def _store_batch(request: Request, credentials, run_id: int, raw: bytes) -> sche
     return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags)
 
 
-@router.post("/runs/{run_id}/metrics", response_model=schemas.IngestResult, openapi_extra=BATCH_DOC)
+@router.post(
+    "/runs/{run_id}/metrics",
+    response_model=schemas.IngestResult,
+    openapi_extra=BATCH_DOC,
+    responses=responses(400, 404),
+)
 async def log_metrics(
-    run_id: int,
+    run_id: IdPath,
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ):
     # The hot path: authentication, parsing and storage run in one worker-thread hop (sync
-    # dependencies would each take a hop of their own).
-    limit = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InputError(
-            ("body",),
-            f"the body is {declared} bytes, over the limit of {limit}; send smaller batches",
-            status_code=413,
-        )
+    # dependencies would each take a hop of their own). The body's size was checked by
+    # api/validation.RequestLimits, as for every route.
     raw = await request.body()
-    if len(raw) > limit:
-        raise InputError(
-            ("body",), "the body is over the size limit; send smaller batches", status_code=413
-        )
     return await run_in_threadpool(_store_batch, request, credentials, run_id, raw)
 
 
-@router.get("/runs/{run_id}/metrics", response_model=list[schemas.MetricSummary])
-def list_metrics(run_id: int, session: SessionDep, scope: ScopeDep):
+@router.get(
+    "/runs/{run_id}/metrics", response_model=list[schemas.MetricSummary], responses=responses(404)
+)
+def list_metrics(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     """Every metric key logged for the run, with its summary."""
     run_row(session, scope, run_id)
     return summaries(session, run_id)
@@ -109,15 +107,15 @@ def _series_json(s: SeriesData) -> dict:
     }
 
 
-@router.get("/series", response_model=schemas.SeriesResponse)
+@router.get("/series", response_model=schemas.SeriesResponse, responses=responses(404))
 def get_series(
     session: SessionDep,
     scope: ScopeDep,
-    run: Annotated[list[int], Query(description="Run ids (repeat for several).")],
-    key: Annotated[list[str], Query(description="Metric keys (repeat for several).")],
+    run: Annotated[list[DbId], Query(description="Run ids (repeat for several).")],
+    key: Annotated[list[MetricKeyName], Query(description="Metric keys (repeat for several).")],
     max_points: Annotated[int, Query(ge=2, le=100_000)] = 1000,
-    start: Annotated[int | None, Query(ge=0, description="First step (zoom).")] = None,
-    end: Annotated[int | None, Query(ge=0, description="Last step (zoom).")] = None,
+    start: Annotated[Step | None, Query(description="First step (zoom).")] = None,
+    end: Annotated[Step | None, Query(description="Last step (zoom).")] = None,
 ):
     """Series downsampled on the server: min and max per bucket, first and last points kept."""
     if start is not None and end is not None and end < start:

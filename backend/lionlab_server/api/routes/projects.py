@@ -8,13 +8,15 @@ from fastapi import APIRouter, Query
 
 from lionlab_server import schemas
 from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import IdPath, Offset, ProjectNameFilter
 from lionlab_server.db import begin_write
 from lionlab_server.store import projects as store
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
-@router.post("", status_code=201, response_model=schemas.Project)
+@router.post("", status_code=201, response_model=schemas.Project, responses=responses(400, 409))
 def create_project(data: schemas.ProjectCreate, session: SessionDep, _: AdminDep):
     begin_write(session)
     project = store.create_project(session, data)
@@ -26,21 +28,21 @@ def create_project(data: schemas.ProjectCreate, session: SessionDep, _: AdminDep
 def list_projects(
     session: SessionDep,
     scope: ScopeDep,
-    name: str | None = None,
+    name: ProjectNameFilter | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     return store.list_projects(session, scope, name, limit, offset)
 
 
-@router.get("/{project_id}", response_model=schemas.Project)
-def get_project(project_id: int, session: SessionDep, scope: ScopeDep):
+@router.get("/{project_id}", response_model=schemas.Project, responses=responses(404))
+def get_project(project_id: IdPath, session: SessionDep, scope: ScopeDep):
     return store.get_project(session, scope, project_id)
 
 
-@router.patch("/{project_id}", response_model=schemas.Project)
+@router.patch("/{project_id}", response_model=schemas.Project, responses=responses(400, 404, 409))
 def update_project(
-    project_id: int, data: schemas.ProjectUpdate, session: SessionDep, scope: ScopeDep
+    project_id: IdPath, data: schemas.ProjectUpdate, session: SessionDep, scope: ScopeDep
 ):
     begin_write(session)
     project = store.update_project(session, scope, project_id, data)

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Request, Response
 from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
 from lionlab_server.api.routes.jobs import ended
+from lionlab_server.api.validation import DbId, IdPath, Offset, OptimizerLabel, Tag
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
 from lionlab_server.services.job_checks import job_warnings
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
 
 
-@router.post("", status_code=201, response_model=schemas.RunCreated)
+@router.post("", status_code=201, response_model=schemas.RunCreated, responses=responses(400, 404))
 def create_run(
     data: schemas.RunCreate,
     request: Request,
@@ -48,15 +50,15 @@ def create_run(
 def list_runs(
     session: SessionDep,
     scope: ScopeDep,
-    project_id: int | None = None,
+    project_id: Annotated[DbId | None, Query()] = None,
     status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    optimizer: Annotated[list[str], Query()] = [],  # noqa: B006
-    tag: Annotated[list[str], Query(description="Runs carrying every tag given.")] = [],  # noqa: B006
+    optimizer: Annotated[list[OptimizerLabel], Query()] = [],  # noqa: B006
+    tag: Annotated[list[Tag], Query(description="Runs carrying every tag given.")] = [],  # noqa: B006
     sort: Annotated[
         str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
     ] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     f = store.RunFilter(
         project_id=project_id,
@@ -70,14 +72,14 @@ def list_runs(
     return store.list_runs(session, scope, f)
 
 
-@router.get("/{run_id}", response_model=schemas.Run)
-def get_run(run_id: int, session: SessionDep, scope: ScopeDep):
+@router.get("/{run_id}", response_model=schemas.Run, responses=responses(404))
+def get_run(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     return store.get_run(session, scope, run_id)
 
 
-@router.patch("/{run_id}", response_model=schemas.Run)
+@router.patch("/{run_id}", response_model=schemas.Run, responses=responses(400, 404))
 def update_run(
-    run_id: int, data: schemas.RunUpdate, request: Request, session: SessionDep, scope: ScopeDep
+    run_id: IdPath, data: schemas.RunUpdate, request: Request, session: SessionDep, scope: ScopeDep
 ):
     """Rename, retag or replace the config of any run; a script's run may also change its
     status (see the `status` field). 409 when the status change is not a transition the

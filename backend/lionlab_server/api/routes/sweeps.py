@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import DbId, IdPath, Offset
 from lionlab_server.db import begin_write
 from lionlab_server.services import sweeps as service
 from lionlab_server.services.sweep_report import sweep_report
@@ -16,7 +18,9 @@ from lionlab_server.store import sweeps as store
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 
 
-@router.post("", status_code=201, response_model=schemas.SweepCreated)
+@router.post(
+    "", status_code=201, response_model=schemas.SweepCreated, responses=responses(400, 404)
+)
 def create_sweep(data: schemas.SweepCreate, request: Request, session: SessionDep, scope: ScopeDep):
     """Expand a sweep spec (JSON object, or YAML/JSON text) into trials and queue the first
     `limits.max_parallel` of them. An invalid spec is a 422 naming each field at fault."""
@@ -31,21 +35,21 @@ def create_sweep(data: schemas.SweepCreate, request: Request, session: SessionDe
 def list_sweeps(
     session: SessionDep,
     scope: ScopeDep,
-    project_id: int | None = None,
+    project_id: Annotated[DbId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ):
     return store.list_sweeps(session, scope, project_id, limit, offset)
 
 
-@router.get("/{sweep_id}", response_model=schemas.SweepDetail)
-def get_sweep(sweep_id: int, session: SessionDep, scope: ScopeDep):
+@router.get("/{sweep_id}", response_model=schemas.SweepDetail, responses=responses(404))
+def get_sweep(sweep_id: IdPath, session: SessionDep, scope: ScopeDep):
     """The sweep with every trial: its run, status, steps run, losses, flags, stop reason."""
     return sweep_report(session, scope, sweep_id).sweep
 
 
-@router.get("/{sweep_id}/analysis")
-def get_analysis(sweep_id: int, session: SessionDep, scope: ScopeDep) -> dict:
+@router.get("/{sweep_id}/analysis", responses=responses(404))
+def get_analysis(sweep_id: IdPath, session: SessionDep, scope: ScopeDep) -> dict:
     """Best configuration per optimizer, lr sensitivity, time to target, the Lion/AdamW
     speedup with its bootstrap interval over seeds, compute saved, the verdict, and every
     ASHA decision. Non-finite numbers are null."""
@@ -57,8 +61,8 @@ def get_analysis(sweep_id: int, session: SessionDep, scope: ScopeDep) -> dict:
     }
 
 
-@router.post("/{sweep_id}/cancel", response_model=schemas.Sweep)
-def cancel_sweep(sweep_id: int, session: SessionDep, scope: ScopeDep):
+@router.post("/{sweep_id}/cancel", response_model=schemas.Sweep, responses=responses(404))
+def cancel_sweep(sweep_id: IdPath, session: SessionDep, scope: ScopeDep):
     """Queue no more trials and stop the running ones; their metrics are kept."""
     begin_write(session)
     sweep = service.cancel_sweep(session, scope, sweep_id)

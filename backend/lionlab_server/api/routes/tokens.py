@@ -7,6 +7,8 @@ from pydantic import BaseModel, Field
 
 from lionlab_server import schemas
 from lionlab_server.api.deps import AdminDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.validation import DbId, TokenName
 from lionlab_server.db import begin_write
 from lionlab_server.store import projects, tokens
 
@@ -14,15 +16,15 @@ router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 class TokenCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    project_id: int | None = Field(description="The project it acts in; null for an admin token.")
+    name: TokenName
+    project_id: DbId | None = Field(description="The project it acts in; null for an admin token.")
 
 
 class TokenCreated(schemas.TokenInfo):
     token: str = Field(description="The secret; shown once, store it now.")
 
 
-@router.post("", status_code=201, response_model=TokenCreated)
+@router.post("", status_code=201, response_model=TokenCreated, responses=responses(400, 404))
 def create_token(data: TokenCreate, session: SessionDep, scope: AdminDep):
     begin_write(session)
     if data.project_id is not None:
