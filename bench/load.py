@@ -221,12 +221,15 @@ def measure(prefix: str, database_url: str) -> dict:
 
 
 def main() -> None:
+    backends = os.environ.get("LIONLAB_BENCH_BACKENDS", "sqlite,pg").split(",")
     out: dict = {}
-    with tempfile.TemporaryDirectory(prefix="lionlab-load-") as folder:
-        out.update(measure("sqlite", f"sqlite:///{Path(folder) / 'lionlab.db'}"))
-    with bench_postgres() as url:
-        out.update(measure("pg", url))
-    out["errors"] = out["sqlite_errors"] + out["pg_errors"]
+    if "sqlite" in backends:
+        with tempfile.TemporaryDirectory(prefix="lionlab-load-") as folder:
+            out.update(measure("sqlite", f"sqlite:///{Path(folder) / 'lionlab.db'}"))
+    if "pg" in backends:
+        with bench_postgres() as url:
+            out.update(measure("pg", url))
+    out["errors"] = sum(out.get(f"{b}_errors", 0) for b in backends)
     out.update(
         writers=WRITERS,
         readers=READERS,

@@ -15,7 +15,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import Engine, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from lionlab_server.db import is_postgres
@@ -40,6 +40,12 @@ class KeyPoints:
 # Only ids read before this transaction inserted anything go in: a key created by a
 # transaction that later rolls back must not be remembered.
 _KEY_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forget_key_ids(engine: Engine) -> None:
+    """Drop `engine`'s cached key ids (after a transaction that may have read its own
+    uncommitted keys failed to commit)."""
+    _KEY_CACHE.pop(engine, None)
 
 
 def key_ids_for(session: Session, names: list[str]) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 import numpy as np
@@ -15,7 +16,9 @@ from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep, authenticate, bearer
 from lionlab_server.errors import InputError
 from lionlab_server.services import ingest as ingest_service
+from lionlab_server.store.metrics import KeyPoints
 from lionlab_server.store.runs import run_row
+from lionlab_server.store.scope import Scope
 from lionlab_server.store.series import SeriesData, query_series, summaries
 
 router = APIRouter(tags=["metrics"])
@@ -30,15 +33,11 @@ BATCH_DOC = {
 }
 
 
-def _store_batch(request: Request, credentials, run_id: int, raw: bytes) -> schemas.IngestResult:
+def _parse_batch(request: Request, credentials, raw: bytes) -> tuple[Scope, list[KeyPoints]]:
     settings: Settings = request.app.state.settings
     with request.app.state.sessionmaker() as session:
         scope = authenticate(request, session, credentials)
-        batch = ingest_service.parse_batch(raw, settings.max_batch_points)
-        written, flags = ingest_service.ingest(session, scope, run_id, batch)
-        session.commit()
-    keys = [kp.name for kp in batch]
-    return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags)
+    return scope, ingest_service.parse_batch(raw, settings.max_batch_points)
 
 
 @router.post("/runs/{run_id}/metrics", response_model=schemas.IngestResult, openapi_extra=BATCH_DOC)
@@ -47,8 +46,9 @@ async def log_metrics(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ):
-    # The hot path: authentication, parsing and storage run in one worker-thread hop (sync
-    # dependencies would each take a hop of their own).
+    # The hot path: authentication and parsing run in one worker-thread hop (sync
+    # dependencies would each take a hop of their own); storing goes through the server's
+    # metric writer (services/write_queue.py: group commit on SQLite).
     limit = request.app.state.settings.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -62,7 +62,13 @@ async def log_metrics(
         raise InputError(
             ("body",), "the body is over the size limit; send smaller batches", status_code=413
         )
-    return await run_in_threadpool(_store_batch, request, credentials, run_id, raw)
+    scope, batch = await run_in_threadpool(_parse_batch, request, credentials, raw)
+    store = functools.partial(ingest_service.ingest, scope=scope, run_id=run_id, batch=batch)
+    written, flags = await request.app.state.metric_writes.write(
+        store, sum(len(kp.steps) for kp in batch)
+    )
+    keys = [kp.name for kp in batch]
+    return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags)
 
 
 @router.get("/runs/{run_id}/metrics", response_model=list[schemas.MetricSummary])
