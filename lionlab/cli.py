@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from lionlab.settings import Settings
 
@@ -204,6 +205,14 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from lionlab_server import backup
+
+    settings = _apply_overrides(args)
+    force = getattr(args, "force", False)
+    return backup.command(args.command, settings.resolved_database_url, args.path, force)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="data folder (LIONLAB_DATA_DIR); default ~/.lionlab")
     p.add_argument("--database-url", help="SQLAlchemy URL (LIONLAB_DATABASE_URL)")
@@ -250,6 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-url", help="server URL (default: LIONLAB_API_URL or the local one)")
     p.add_argument("--no-follow", action="store_true", help="submit and return at once")
     p.set_defaults(func=cmd_sweep)
+    for name, text in (
+        ("backup", "copy the database to PATH (consistent while the server runs)"),
+        ("restore", "replace the database with the backup at PATH"),
+    ):
+        p = sub.add_parser(name, help=text, description=f"{text} (docs/backups.md)")
+        _common(p)
+        p.add_argument("path", type=Path, help="the backup file")
+        if name == "restore":
+            p.add_argument("--force", action="store_true", help="replace an existing database")
+        p.set_defaults(func=cmd_backup)
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     _common(p)
     p.set_defaults(func=cmd_migrate)

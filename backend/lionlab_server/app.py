@@ -14,6 +14,7 @@ from lionlab_server.api.deps import TokenCache
 from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, sweeps, tokens
 from lionlab_server.api.validation import RequestLimits
 from lionlab_server.db import make_engine, make_sessionmaker
+from lionlab_server.services import write_queue
 from lionlab_server.services.dispatch import Dispatcher, Reaper
 
 API_PREFIX = "/api/v1"
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
     dispatcher = Dispatcher(settings, sessions)
+    metric_writes = write_queue.metric_writes(engine, sessions)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reaper.start()
         yield
         reaper.stopped.set()
+        metric_writes.close()  # answer the batches already queued before exiting
 
     app = FastAPI(
         lifespan=lifespan,
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessions
     app.state.dispatcher = dispatcher
+    app.state.metric_writes = metric_writes
     app.state.token_cache = TokenCache()
     for module in (projects, runs, jobs, metrics, flags, tokens, sweeps):
         app.include_router(

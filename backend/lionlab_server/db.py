@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 # Execution option a write transaction sets so SQLite takes the write lock at BEGIN.
 WRITE_OPTION = "lionlab_write"
+# Session.info flag of a group commit's session (services/write_queue.py): its transaction is
+# a writer already, and each batch in it runs in a savepoint.
+GROUP_WRITE = "lionlab_group_write"
 
 
 def make_engine(url: str) -> Engine:
@@ -79,6 +82,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def begin_write(session: Session) -> None:
     """Start `session`'s transaction as a writer (takes SQLite's write lock at BEGIN)."""
+    if session.info.get(GROUP_WRITE) and session.in_transaction():
+        return  # a batch in a group commit's savepoint: the transaction holds the lock
     session.connection(execution_options={WRITE_OPTION: True})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
@@ -22,8 +22,14 @@ def lock_state(session: Session, run_id: int) -> dict | None:
 
 
 def save_state(session: Session, run_id: int, state: dict) -> None:
-    row = session.get(DetectorState, run_id)
-    row.state, row.updated_at = state, utcnow()
+    # One UPDATE (lock_state made the row): loading it first would decode its JSON (~20 kB
+    # for a long run) only to replace it, inside the write lock every batch waits for.
+    session.execute(
+        update(DetectorState)
+        .where(DetectorState.run_id == run_id)
+        .values(state=state, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def add_flags(session: Session, run_id: int, flags: list[dict]) -> None:

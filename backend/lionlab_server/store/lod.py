@@ -146,6 +146,13 @@ def _pg_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> No
     cursor.execute(_pg_merge_sql(merge))
 
 
+@functools.cache
+def _sqlite_upsert(merge: bool):
+    # Built once: constructing the statement per batch cost more than SQLite spent on it,
+    # and SQLite's single writer makes every millisecond here a wait for all other batches.
+    return _on_conflict(sqlite.insert(MetricLod), merge)
+
+
 def _sqlite_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
     r = batch.rows
     missing_min, missing_nan = np.isnan(r.min_step), np.isnan(r.nan_step)
@@ -163,7 +170,7 @@ def _sqlite_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -
             value = getattr(r, c)[i]
             rec[c] = None if empty else (int(value) if c.endswith("_step") else float(value))
         records.append(rec)
-    session.connection().execute(_on_conflict(sqlite.insert(MetricLod), merge), records)
+    session.connection().execute(_sqlite_upsert(merge), records)
 
 
 def _write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:

@@ -15,7 +15,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import Engine, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from lionlab_server.db import is_postgres
@@ -40,6 +40,12 @@ class KeyPoints:
 # Only ids read before this transaction inserted anything go in: a key created by a
 # transaction that later rolls back must not be remembered.
 _KEY_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forget_key_ids(engine: Engine) -> None:
+    """Drop `engine`'s cached key ids (after a transaction that may have read its own
+    uncommitted keys failed to commit)."""
+    _KEY_CACHE.pop(engine, None)
 
 
 def key_ids_for(session: Session, names: list[str]) -> dict[str, int]:
@@ -168,19 +174,33 @@ def _encode(run_id: int, items: list[tuple[int, KeyPoints]]) -> bytes:
     )
 
 
+# Rows per INSERT on SQLite: 5 parameters each, within the 999 that every SQLite build allows.
+_SQLITE_ROWS_PER_INSERT = 199
+
+
+@functools.cache
+def _sqlite_upsert_sql(rows: int) -> str:
+    return (
+        "INSERT INTO metric_points (run_id, key_id, step, value, wall_time) VALUES "
+        + ",".join(["(?,?,?,?,?)"] * rows)
+        + " ON CONFLICT (run_id, key_id, step) DO UPDATE "
+        "SET value = excluded.value, wall_time = excluded.wall_time"
+    )
+
+
 def _sqlite_upsert(session: Session, run_id: int, items: list[tuple[int, KeyPoints]]) -> None:
+    """Multi-row INSERTs rather than executemany: executemany steps SQLite once per row, and
+    each step hands the GIL over, which under load let request threads stall the writer."""
     # sqlite3 binds NaN as NULL, which is LionLab's NaN on SQLite (see models.py).
     raw = session.connection().connection.driver_connection
-    raw.executemany(
-        "INSERT INTO metric_points (run_id, key_id, step, value, wall_time) VALUES (?,?,?,?,?) "
-        "ON CONFLICT (run_id, key_id, step) DO UPDATE "
-        "SET value = excluded.value, wall_time = excluded.wall_time",
-        [
-            (run_id, kid, *point)
-            for kid, kp in items
-            for point in zip(kp.steps.tolist(), kp.values.tolist(), kp.walls.tolist(), strict=True)
-        ],
-    )
+    rows = [
+        (run_id, kid, *point)
+        for kid, kp in items
+        for point in zip(kp.steps.tolist(), kp.values.tolist(), kp.walls.tolist(), strict=True)
+    ]
+    for i in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
+        chunk = rows[i : i + _SQLITE_ROWS_PER_INSERT]
+        raw.execute(_sqlite_upsert_sql(len(chunk)), [v for row in chunk for v in row])
 
 
 def _merge_summary(row: dict, kp: KeyPoints) -> None:

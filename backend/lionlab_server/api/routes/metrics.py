@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 
 import numpy as np
@@ -17,7 +18,9 @@ from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, IdPath, MetricKeyName, Step
 from lionlab_server.errors import InputError
 from lionlab_server.services import ingest as ingest_service
+from lionlab_server.store.metrics import KeyPoints
 from lionlab_server.store.runs import run_row
+from lionlab_server.store.scope import Scope
 from lionlab_server.store.series import SeriesData, query_series, summaries
 
 router = APIRouter(tags=["metrics"])
@@ -48,15 +51,11 @@ def _attempt(request: Request) -> int | None:
     return int(raw)
 
 
-def _store_batch(request: Request, credentials, run_id: int, raw: bytes) -> schemas.IngestResult:
+def _parse_batch(request: Request, credentials, raw: bytes) -> tuple[Scope, list[KeyPoints]]:
     settings: Settings = request.app.state.settings
     with request.app.state.sessionmaker() as session:
         scope = authenticate(request, session, credentials)
-        batch = ingest_service.parse_batch(raw, settings.max_batch_points)
-        written, flags = ingest_service.ingest(session, scope, run_id, batch, _attempt(request))
-        session.commit()
-    keys = [kp.name for kp in batch]
-    return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags)
+    return scope, ingest_service.parse_batch(raw, settings.max_batch_points)
 
 
 @router.post(
@@ -70,11 +69,21 @@ async def log_metrics(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ):
-    # The hot path: authentication, parsing and storage run in one worker-thread hop (sync
-    # dependencies would each take a hop of their own). The body's size was checked by
-    # api/validation.RequestLimits, as for every route.
+    # The hot path: authentication and parsing run in one worker-thread hop (sync
+    # dependencies would each take a hop of their own); storing goes through the server's
+    # metric writer (services/write_queue.py: group commit on SQLite). The body's size was
+    # checked by api/validation.RequestLimits, as for every route.
+    attempt = _attempt(request)
     raw = await request.body()
-    return await run_in_threadpool(_store_batch, request, credentials, run_id, raw)
+    scope, batch = await run_in_threadpool(_parse_batch, request, credentials, raw)
+    store = functools.partial(
+        ingest_service.ingest, scope=scope, run_id=run_id, batch=batch, attempt=attempt
+    )
+    written, flags = await request.app.state.metric_writes.write(
+        store, sum(len(kp.steps) for kp in batch)
+    )
+    keys = [kp.name for kp in batch]
+    return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags)
 
 
 @router.get(
