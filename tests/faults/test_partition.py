@@ -47,10 +47,10 @@ def test_partitioned_worker_is_fenced_off_and_another_finishes_its_run(proxied_s
     rid = stack.submit(char_lm_job(STEPS))
     stack.wait(rid, lambda r: last_step(stack, r["id"]) >= 15)
     assert _pid(stack.run(rid)) == stale.pid
+    second = stack.start_worker()  # idle (no other job) until the run is requeued
 
     proxy.partition()
     cut_at = time.time()
-    second = stack.start_worker()
     taken = stack.wait(rid, lambda r: r["attempts"] == 2 and r["status"] == "running")
     assert _pid(taken) == second.pid, taken
     healed_at = time.time()

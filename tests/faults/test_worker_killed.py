@@ -24,14 +24,15 @@ STEPS_AFTER_REDISPATCH = 20
 
 
 def _killed_worker_run_resumes(stack: Stack) -> None:
+    (first,) = stack.workers
     rid = stack.submit(char_lm_job(STEPS, checkpoint_interval=CHECKPOINT_INTERVAL))
+    stack.wait(rid, lambda r: r["status"] == "running")
+    second = stack.start_worker()  # idle (no other job) until the run is requeued
     stack.wait(rid, lambda r: last_step(stack, r["id"]) >= 25)
-    (worker,) = stack.workers
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    first.send_signal(signal.SIGKILL)
+    first.wait()
     killed_at = time.time()
     stored_at_kill = last_step(stack, rid)
-    second = stack.start_worker()
 
     run = stack.wait_done(rid, timeout=180)
     assert_ended(run)
@@ -73,12 +74,12 @@ def test_worker_killed_between_taking_a_message_and_claiming_its_run(
         doomed = stack.start_worker(api_url=proxy.url)
         rid = stack.submit(char_lm_job(STEPS_AFTER_REDISPATCH))
         claim = proxy.wait_for("POST", f"/api/v1/runs/{rid}/claim")
+        second = stack.start_worker()  # the broker holds no message for it now
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
         assert not claim.forwarded and stack.run(rid)["status"] == "queued"
     finally:
         proxy.stop()
-    second = stack.start_worker()
 
     run = stack.wait_done(rid, timeout=180)
     assert_ended(run)
