@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from lionlab.client.http import ApiClient, backoff, dumps
+from lionlab.client.http import TRANSIENT_STATUS, ApiClient, ApiError, backoff, dumps
 
 log = logging.getLogger("lionlab.client")
 
@@ -70,9 +70,18 @@ class BatchSender:
     """Sends a run's buffered points in the background, by size or every `interval` s."""
 
     def __init__(
-        self, api: ApiClient, run_id: int, interval: float = 1.0, batch_points: int = 20_000
+        self,
+        api: ApiClient,
+        run_id: int,
+        interval: float = 1.0,
+        batch_points: int = 20_000,
+        *,
+        attempt: int | None = None,
     ):
         self.api, self.run_id = api, run_id
+        # A worker's batches name the attempt its claim got, so late ones are refused (409).
+        self._headers = None if attempt is None else {"X-LionLab-Attempt": str(attempt)}
+        self.error: ApiError | None = None  # the refusal that stopped the sender
         self.interval, self.batch_points = interval, batch_points
         self.buffer = MetricBuffer()
         self._sending = False  # a drained batch is on its way (not in buffer.points)
@@ -93,7 +102,18 @@ class BatchSender:
         try:
             while (body := self.buffer.drain(self.batch_points)) is not None:
                 try:
-                    self.api.post(f"/runs/{self.run_id}/metrics", body, retry_for=0)
+                    self.api.post(
+                        f"/runs/{self.run_id}/metrics", body, retry_for=0, headers=self._headers
+                    )
+                except ApiError as exc:
+                    if exc.status_code < 500 and exc.status_code not in TRANSIENT_STATUS:
+                        # refused (a 409 fences off a stale worker): resending cannot help
+                        self.error = exc
+                        self._closing.set()
+                        log.error("LionLab: metrics of run %s refused: %s", self.run_id, exc)
+                        return False
+                    self.buffer.put_back(body)
+                    return False
                 except Exception as exc:  # kept and retried: the points must not be lost
                     self.buffer.put_back(body)
                     log.warning(
@@ -119,11 +139,11 @@ class BatchSender:
         """Send everything buffered now; True once the server has stored all of it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         self._wake.set()  # once: while the server is down the sender keeps to its backoff
-        while self.buffer.points or self._sending:
+        while (self.buffer.points or self._sending) and self.error is None:
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
-        return True
+        return self.error is None
 
     def close(self, timeout: float | None = 300.0, spool_dir: Path | None = None) -> Path | None:
         """Flush and stop; returns the spool file holding points that could not be sent."""
@@ -131,7 +151,7 @@ class BatchSender:
         self._closing.set()
         self._wake.set()
         self._thread.join()  # an in-flight send ends (stored or put back) before we look
-        if not self.buffer.points:
+        if not self.buffer.points or self.error is not None:  # refused points are not kept
             return None
         return self._spool(spool_dir or Path.home() / ".lionlab" / "spool")
 

@@ -61,12 +61,15 @@ class ApiClient:
         body: Any = None,
         params: dict | None = None,
         retry_for: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
         content = None if body is None else dumps(body)
         for attempt in range(1_000_000):
             try:
-                r = self._http.request(method, f"/api/v1{path}", content=content, params=params)
+                r = self._http.request(
+                    method, f"/api/v1{path}", content=content, params=params, headers=headers
+                )
             except httpx.TransportError as exc:
                 error: Exception = exc
             else:
