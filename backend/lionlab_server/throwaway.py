@@ -121,8 +121,9 @@ class ThrowawayPostgres:
         self._ctl("start")
         return self
 
-    def stop_server(self) -> None:
-        self._ctl("-m", "fast", "stop")
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the cluster, keeping its data; mode "immediate" is a crash (recovery on start)."""
+        self._ctl("-m", mode, "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
@@ -305,12 +306,13 @@ class Stack:
     env: dict[str, str]
     workers: list[subprocess.Popen] = field(default_factory=list)
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, api_url: str | None = None) -> subprocess.Popen:
+        """A CPU worker reaching the API at `api_url` (default: the server's own address)."""
         env = {
             **os.environ,
             **self.env,
             **CPU_WORKER.env,
-            "LIONLAB_API_URL": self.server.url,
+            "LIONLAB_API_URL": api_url or self.server.url,
             "LIONLAB_API_TOKEN": self.server.token,
         }
         proc = subprocess.Popen(

@@ -1,21 +1,12 @@
-"""Jobs end to end: API + broker (real Redis, or the embedded one) + real Celery workers."""
+"""Jobs end to end: API + broker (real Redis, or the embedded one) + real Celery workers.
 
-import signal
+Faults (a worker killed mid-run and others) are in tests/faults/."""
 
 import pytest
+from support.ledger import STEP_KEYS
 from support.stack import start_stack
 
 from lionlab_server.throwaway import create_database, drop_database
-
-STEP_KEYS = {
-    "train_loss",
-    "grad_norm",
-    "lr",
-    "update_rms",
-    "param_norm",
-    "step_time",
-    "samples_per_s",
-}
 
 
 def job(optimizer: str, steps: int = 20, **extra) -> dict:
@@ -94,39 +85,3 @@ def test_cancel_stops_a_running_job_and_keeps_its_metrics(redis_stack):
 @pytest.mark.slow
 def test_cancel_on_the_embedded_broker(embedded_stack):
     _cancel_keeps_metrics(embedded_stack)
-
-
-def _killed_worker_run_resumes(stack, steps=150):
-    rid = stack.submit(job("adamw", steps=steps))
-    stack.wait(
-        rid, lambda r: (stack.summaries(r["id"]).get("train_loss") or {}).get("last_step", 0) >= 35
-    )
-    (worker,) = stack.workers
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    stack.start_worker()
-    run = stack.wait_done(rid, timeout=300)
-    assert run["status"] == "succeeded", run
-    assert run["attempts"] == 2
-    s = stack.summaries(rid)
-    for key in ("train_loss", "grad_norm", "lr"):
-        # (run, key, step) is the primary key: count == steps means each step exactly once
-        assert (s[key]["count"], s[key]["first_step"], s[key]["last_step"]) == (steps, 1, steps)
-    series = stack.api("GET", "/series", params={"run": rid, "key": "eval_loss"}).json()
-    assert series["series"][0]["steps"] == list(range(10, steps + 1, 10))
-
-
-@pytest.mark.slow
-@pytest.mark.redis
-@pytest.mark.postgres
-def test_sigkilled_worker_run_is_requeued_and_resumes_without_duplicates(redis_stack):
-    _killed_worker_run_resumes(redis_stack)
-
-
-@pytest.mark.slow
-def test_sigkilled_worker_on_the_embedded_broker(tmp_path):
-    stack = start_stack(tmp_path / "data", lost_after=3)
-    try:
-        _killed_worker_run_resumes(stack)
-    finally:
-        stack.stop()
