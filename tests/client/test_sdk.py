@@ -8,18 +8,11 @@ import pytest
 from support.live import start_server
 
 import lionlab
-from lionlab.client import ApiClient, connect, resend_spool
+from lionlab.client import ApiClient, ApiError, BatchSender, connect
 from lionlab.client.batching import columnar
+from lionlab.client.spool import RunSpool
+from lionlab.client.sync import sync_path
 from lionlab_server.throwaway import free_port
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    srv = start_server(tmp_path / "data")
-    monkeypatch.setenv("LIONLAB_API_URL", srv.url)
-    monkeypatch.setenv("LIONLAB_API_TOKEN", srv.token)
-    yield srv
-    srv.stop()
 
 
 def _series(server, run_id, key):
@@ -79,22 +72,33 @@ def test_points_survive_a_server_outage_without_duplicates(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-def test_unreachable_server_spools_and_resend_delivers(server, tmp_path):
-    api = connect()
+def test_a_finish_that_cannot_reach_the_server_spools_and_sync_delivers(server):
     run = lionlab.init(project="spool")
-    run_id = run.id
+    assert run.flush(timeout=60)  # the run exists on the server
     server.proc.send_signal(19)  # SIGSTOP: the server hangs, requests time out
     try:
         run.api._http.timeout = httpx.Timeout(0.5)
         for step in range(50):
             run.log({"loss": 0.5}, step=step)
-        spool = run._sender.close(timeout=1.5, spool_dir=tmp_path / "spool")
+        spool = run.finish(timeout=30)  # gives up at the first try that times out
     finally:
         server.proc.send_signal(18)  # SIGCONT
-    assert spool is not None and spool.exists()
-    assert resend_spool(api, spool) == 50 and not spool.exists()
-    assert _series(server, run_id, "loss")["steps"] == list(range(50))
-    run._finished = True
+    assert spool is not None and [e.keys() for e in RunSpool(spool).entries()][-1] == {"end"}
+    totals = sync_path(connect(), spool, echo=lambda line: None)
+    assert (totals.runs, totals.points) == (1, 50)
+    assert _series(server, run.id, "loss")["steps"] == list(range(50))
+    info = httpx.get(f"{server.url}/api/v1/runs/{run.id}", headers=server.headers).json()
+    assert info["status"] == "succeeded"
+
+
+def test_a_4xx_on_a_batch_stops_the_sender(server):
+    sender = BatchSender(connect(), 999999, interval=0.05)
+    sender.log({"loss": 1.0}, step=0)
+    with pytest.raises(ApiError, match="run 999999"):
+        sender.flush(timeout=30)
+    assert sender.error.status_code == 404
+    with pytest.raises(ApiError):
+        sender.log({"loss": 1.0}, step=1)
 
 
 def test_api_errors_carry_the_servers_message(server):
