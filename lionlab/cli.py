@@ -162,14 +162,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     import httpx
 
-    from lionlab.client import ApiError, connect
+    from lionlab.client import connect
     from lionlab.client.sync import sync_path
 
     path = Path(args.path) if args.path else Settings().resolved_spool_dir
     api = connect(args.api_url)
     try:
         totals = sync_path(api, path, echo=lambda line: print(line, flush=True))
-    except (ApiError, httpx.TransportError) as exc:
+    except (RuntimeError, httpx.TransportError) as exc:  # ApiError is a RuntimeError
         print(f"error: sync stopped, run it again to go on: {exc}", file=sys.stderr)
         return 1
     print(

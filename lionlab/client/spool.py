@@ -101,7 +101,7 @@ class RunSpool:
         p.run_id = p.run_id if run_id is None else run_id
         p.ended = p.ended or ended
         if self.exists:
-            tmp = self.path / (PROGRESS_FILE + ".tmp")
+            tmp = self.path / f"{PROGRESS_FILE}.{os.getpid()}.tmp"  # a sync may run alongside
             with tmp.open("wb") as f:
                 f.write(dumps(asdict(p)))
                 f.flush()

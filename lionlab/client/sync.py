@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lionlab.client.http import ApiClient
+from lionlab.client.http import ApiClient, ApiError
 from lionlab.client.run import create_run
 from lionlab.client.spool import RunSpool, find_spools
 
@@ -52,7 +52,7 @@ def sync_spool(api: ApiClient, spool: RunSpool, echo: Callable[[str], None] = pr
             echo(f"  {line}/{spool.body_lines}: {points} points so far")
         elif "end" in entry:
             end = entry["end"]
-            _finish(api, run_id, end)
+            _finish(api, run_id, end, echo)
         spool.mark(lines=line, ended=end is not None)
     state = f"finished ({end['status']})" if end else "still open (no end status in the spool)"
     echo(f"run {run_id}: {points} points uploaded; {state}")
@@ -64,11 +64,17 @@ def _up_to_date(spool: RunSpool) -> bool:
     return spool.progress.ended or (spool.backlog == 0 and spool.progress.run_id is not None)
 
 
-def _finish(api: ApiClient, run_id: int, end: dict[str, Any]) -> None:
+def _finish(api: ApiClient, run_id: int, end: dict[str, Any], echo: Callable) -> None:
     """Set the end status recorded by run.finish(), unless a previous sync already did."""
-    if api.get(f"/runs/{run_id}")["status"] == end["status"]:
+    status = api.get(f"/runs/{run_id}")["status"]
+    if status == end["status"]:
         return
-    api.patch(f"/runs/{run_id}", {k: v for k, v in end.items() if v is not None})
+    try:
+        api.patch(f"/runs/{run_id}", {k: v for k, v in end.items() if v is not None})
+    except ApiError as exc:
+        if exc.status_code != 409:  # 409: the run has ended otherwise meanwhile; keep that
+            raise
+        echo(f"run {run_id} stays {status}: the server refused {end['status']!r} ({exc})")
 
 
 def _count(batch: dict) -> int:
