@@ -171,3 +171,27 @@ def test_an_offline_run_only_writes_its_spool(server, monkeypatch):
     run_info = _only_run(server)
     assert run_info["status"] == "stopped_early" and run_info["config"] == {"seed": 1}
     assert _stored(server, run_info["id"]) == {"loss": 500, "eval_loss": 500}
+
+
+@pytest.mark.slow
+def test_a_sync_killed_midway_and_run_again_stores_each_point_once(server, spool_dir):
+    spool = RunSpool(spool_dir / "run-a", {"run": {"project": "killed", "client_key": "k-1"}})
+    for first in range(0, 2000, 10):  # 200 lines: the sync is killed somewhere among them
+        steps = list(range(first, first + 10))
+        spool.append({"points": {"steps": steps, "metrics": {"loss": [1.0] * 10}}})
+    spool.append({"end": {"status": "succeeded", "error": None}})
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "lionlab", "sync"], stdout=subprocess.PIPE, text=True
+    )
+    for line in sync.stdout:
+        if line.startswith("  5/201:"):
+            sync.kill()  # SIGKILL: no chance to record anything more
+            break
+    sync.wait()
+    assert RunSpool(spool.path).progress.lines < 201  # it stopped midway
+
+    assert "finished (succeeded)" in _sync().stdout
+    run = _only_run(server)
+    assert run["status"] == "succeeded"
+    assert _stored(server, run["id"]) == {"loss": 2000}
+    assert "uploaded 0 points to 0 run(s)" in _sync().stdout
