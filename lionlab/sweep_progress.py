@@ -7,8 +7,9 @@ import time
 from typing import IO, Any
 
 from lionlab.client import ApiClient, ApiError
+from lionlab.lifecycle import RunStatus
 
-ENDED = ("succeeded", "diverged", "stopped_early", "failed", "cancelled", "lost")
+ENDED = frozenset(s.value for s in RunStatus if s.finished)
 BAR_WIDTH = 28
 
 

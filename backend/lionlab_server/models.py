@@ -15,7 +15,6 @@ NaN is data: Postgres stores it natively; SQLite turns a bound NaN into NULL, so
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,6 +34,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lionlab.lifecycle import RunStatus
 
 # SQLite auto-increments only an "INTEGER PRIMARY KEY"; BIGINT would not be a rowid alias.
 BigIntId = BigInteger().with_variant(Integer, "sqlite")
@@ -67,21 +68,6 @@ class UTCDateTime(TypeDecorator):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
-
-
-class RunStatus(str, enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    DIVERGED = "diverged"
-    STOPPED_EARLY = "stopped_early"  # a sweep's early-termination rule (ASHA) stopped it
-    LOST = "lost"
-
-    @property
-    def finished(self) -> bool:
-        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
 class Project(Base):
@@ -138,6 +124,9 @@ class Run(Base):
         Index(None, "project_id", "created_at"),
         # a trial gets one run, however often the scheduler runs concurrently
         UniqueConstraint("sweep_id", "trial_index"),
+        # a script that re-sends its create (after a lost answer, or from `lionlab sync`)
+        # gets the run it made the first time
+        UniqueConstraint("project_id", "client_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -146,6 +135,10 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16), default=RunStatus.RUNNING.value, index=True)
     optimizer: Mapped[str | None] = mapped_column(String(32), index=True)
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The job spec (lionlab.jobs.JobSpec as JSON) of a run trained by a worker; NULL for a run
+    # logged by a user's script. Kept apart from `config`, which the user may replace.
+    job: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    client_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -154,7 +147,9 @@ class Run(Base):
     # Job lifecycle (runs submitted as jobs; SDK-logged runs leave these empty).
     dispatched_at: Mapped[datetime | None]  # handed to the broker; NULL: dispatch pending
     heartbeat_at: Mapped[datetime | None]  # the claiming worker's last sign of life
-    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far
+    # Claims so far; the current claim's attempt number, which fences off late writes from
+    # the worker of an earlier attempt (one presumed lost and requeued).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     stop_requested: Mapped[str | None] = mapped_column(String(16))  # cancelled / diverged
     # A sweep's trial (NULL for runs submitted on their own).
     sweep_id: Mapped[int | None] = mapped_column(

@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from lionlab.jobs import JobSpec
-from lionlab_server.models import RunStatus
+from lionlab.lifecycle import RunStatus
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
@@ -58,12 +58,23 @@ class RunCreate(BaseModel):
         description="Train this job on a worker. The run is queued, a worker claims it, and "
         "its metrics stream in. Omit it for a run your own script logs.",
     )
+    client_key: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The caller's own key for this run: creating a run again with a key "
+        "already used in the project returns that run (200) instead of a new one (201).",
+    )
 
 
 class RunUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, max_length=200)
-    status: RunStatus | None = None
+    status: RunStatus | None = Field(
+        default=None,
+        description="Only for a run a script logs (no job): 'running' from 'queued', or an "
+        "end (succeeded, failed, cancelled, diverged) from 'running'. A job's status "
+        "changes through its worker and POST /runs/{id}/cancel (GET /lifecycle).",
+    )
     tags: list[str] | None = Field(default=None, max_length=100)
     config: dict[str, Any] | None = Field(default=None, description="Replaces the config.")
     error: str | None = None
@@ -76,13 +87,18 @@ class Run(BaseModel):
     status: RunStatus
     optimizer: str | None
     config: dict[str, Any]
+    job: dict[str, Any] | None = Field(
+        default=None, description="The job spec of a run trained by a worker; null for scripts."
+    )
     tags: list[str]
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     worker: str | None
     error: str | None
-    attempts: int = 0
+    attempts: int = Field(
+        default=0, description="Claims so far: the current claim's attempt number."
+    )
     stop_requested: str | None = None
 
 
@@ -99,15 +115,23 @@ class Claim(BaseModel):
     worker: str = Field(min_length=1, max_length=200, description="host:pid:device")
 
 
+class Held(Claim):
+    """A worker speaking for the attempt its claim got (heartbeat, finish)."""
+
+    attempt: int = Field(
+        ge=1,
+        le=2**31 - 1,
+        description="The `attempts` value the claim answered; an older one gets 409.",
+    )
+
+
 class Heartbeat(BaseModel):
     stop: str | None = Field(
         description="'cancelled', 'diverged' or 'stopped_early' when the worker must stop."
     )
 
 
-class Finish(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    worker: str = Field(min_length=1, max_length=200)
+class Finish(Held):
     status: RunStatus
     error: str | None = Field(default=None, max_length=100_000)
 

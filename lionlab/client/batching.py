@@ -4,8 +4,9 @@ Points wait in memory until the server has stored them. A failed send is retried
 client's backoff (`http.retrying`), and neither `log()` nor `flush()` shortens it, however
 full the buffer. Past the memory bound the points move to the run's spool on disk; the sender
 uploads the spool first once the server answers (the server overwrites a re-sent (key, step),
-so a retry after a lost response never duplicates). A 4xx answer stops the sender: the
-error is kept in `error` and raised by the next `log()`, `flush()` or `close()`.
+so a retry after a lost response never duplicates). A 4xx answer (a 409 fencing off a stale
+worker attempt, 404 run gone, 413) stops the sender: nothing resends it, the ApiError is kept
+in `error` for the owner (a worker stops training on a 409; `Run` raises it to the script).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class BatchSender:
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         if self.error is not None:
-            raise self.error
+            return  # stopped: the server refuses this run's points (see `error`)
         points = self.buffer.add(step, metrics)
         if points >= self.batch_points:
             self._wake.set()
@@ -124,21 +125,21 @@ class BatchSender:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything buffered now; True once the server has stored all of it (offline:
-        once it is in the spool). While the server is down the sender keeps to its backoff."""
+        once it is in the spool), False if not within `timeout` or the sender was stopped by a
+        refusal. While the server is down the sender keeps to its backoff."""
         deadline = None if timeout is None else time.monotonic() + timeout
         self._wake.set()
-        while self._pending():
-            if self.error is not None:
-                raise self.error
+        while self._pending() and self.error is None:
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
-        return True
+        return self.error is None
 
     def close(self, timeout: float | None = 300.0) -> Path | None:
         """Deliver what is left and stop; returns the spool directory holding what the server
-        does not have (None when it has everything). `timeout=None` waits for the server
-        however long it is down; otherwise at most `timeout` s, and only while it answers."""
+        does not have (None when it has everything, or refused it: see `error`).
+        `timeout=None` waits for the server however long it is down; otherwise at most
+        `timeout` s, and only while it answers."""
         if timeout is None:
             self.flush()
         elif not self.offline:
@@ -148,7 +149,7 @@ class BatchSender:
         self._wake.set()
         self._thread.join()  # an in-flight send ends (stored or put back) before we look
         if self.error is not None:
-            raise self.error
+            return None  # refused points are not kept: resending cannot help
         if self.offline:
             self._spill()
             return self.spool.path

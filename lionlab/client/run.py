@@ -104,14 +104,22 @@ class Run:
         return self.info["id"]
 
     def log(self, metrics: dict[str, float], step: int | None = None) -> None:
-        """Record metric values at `step` (default: the step after the last one logged)."""
+        """Record metric values at `step` (default: the step after the last one logged).
+        Raises the server's refusal (ApiError) once it has refused this run's points."""
+        self._raise_refusal()
         step = self._step + 1 if step is None else int(step)
         self._step = max(self._step, step)
         self._sender.log({k: float(v) for k, v in metrics.items()}, step)
 
     def flush(self, timeout: float | None = None) -> bool:
         """True once the server has every point logged so far (offline: the spool has)."""
-        return self._sender.flush(timeout)
+        stored = self._sender.flush(timeout)
+        self._raise_refusal()
+        return stored
+
+    def _raise_refusal(self) -> None:
+        if self._sender.error is not None:
+            raise self._sender.error
 
     def finish(
         self, status: str = "succeeded", error: str | None = None, timeout: float | None = 300.0
@@ -123,7 +131,9 @@ class Run:
             return None
         self._finished = True
         end = {"status": status, "error": error}
-        if self._sender.close(timeout) is None:
+        spooled = self._sender.close(timeout)
+        self._raise_refusal()
+        if spooled is None:
             body = {k: v for k, v in end.items() if v is not None}
             retry_for = FINISH_RETRY_S if timeout is None else min(timeout, FINISH_RETRY_S)
             try:

@@ -1,9 +1,11 @@
 """One batch of a run's metrics, normalised: increasing steps, float columns, non-finite rows.
 
-Reading NaN: the server may fill a metric with NaN at steps where it was not logged, and a
-diverged run logs NaN too. A NaN in loss (or grad_norm) counts as a logged non-finite value
-when the other of the two is not finite in the same row; next to a finite value it means
-"not logged here". +/-Inf is always a logged non-finite value.
+Reading NaN: a diverged run logs NaN, and a key may also be missing at some rows. Say which
+rows were logged and NaN is read exactly: pass a key's column as a masked array (masked = not
+logged here; the server does) or as a list with None where it was not logged. A plain float
+column cannot tell the two apart, so there a NaN in loss (or grad_norm) counts as a logged
+non-finite value when the other of the two is not finite in the same row, and as "not logged
+here" next to a finite value. +/-Inf is always a logged non-finite value.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Batch:
     loss: np.ndarray | None  # (n,) float64 as logged; None when the key is absent
     grad_norm: np.ndarray | None
     lr: np.ndarray | None
+    logged: Mapping[str, np.ndarray]  # per key given with its gaps marked: rows it was logged
 
     @property
     def n(self) -> int:
@@ -33,6 +36,8 @@ class Batch:
         values = getattr(self, name)
         if values is None:
             return np.zeros(self.n, dtype=bool)
+        if name in self.logged:
+            return self.logged[name] & ~np.isfinite(values)
         other = self.grad_norm if name == "loss" else self.loss
         if other is None:
             return ~np.isfinite(values)
@@ -42,19 +47,32 @@ class Batch:
 def parse_batch(steps, metrics: Mapping[str, object], after_step: int = NO_STEP) -> Batch:
     """Validate and convert one batch; rows at or before a step already seen are dropped."""
     steps = np.asarray(steps).astype(np.int64).ravel()
-    columns = {name: _column(metrics.get(name), len(steps), name) for name in METRICS}
+    columns, logged = {}, {}
+    for name in METRICS:
+        columns[name], mask = _column(metrics.get(name), len(steps), name)
+        if mask is not None:
+            logged[name] = mask
     seen = np.maximum.accumulate(np.concatenate([[after_step], steps]))[:-1]
     keep = steps > seen  # a retried or overlapping batch is not counted twice
     if not keep.all():
         steps = steps[keep]
         columns = {k: None if v is None else v[keep] for k, v in columns.items()}
-    return Batch(steps=steps, **columns)
+        logged = {k: v[keep] for k, v in logged.items()}
+    return Batch(steps=steps, logged=logged, **columns)
 
 
-def _column(values: object, n: int, name: str) -> np.ndarray | None:
+def _column(values: object, n: int, name: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(values with NaN where not logged, rows logged if the caller said so)."""
     if values is None:
-        return None
+        return None, None
+    logged = None
+    if isinstance(values, np.ma.MaskedArray):
+        logged = ~np.ma.getmaskarray(values).ravel()
+        values = values.filled(np.nan)
+    elif isinstance(values, (list, tuple)) and any(v is None for v in values):
+        logged = np.array([v is not None for v in values], dtype=bool)
+        values = [np.nan if v is None else v for v in values]
     column = np.asarray(values, dtype=np.float64).ravel()
     if len(column) != n:
         raise ValueError(f"metrics[{name!r}] has {len(column)} values for {n} steps")
-    return column
+    return column, logged

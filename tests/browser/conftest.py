@@ -44,7 +44,8 @@ class Dashboard:
 
     def api(self, method: str, path: str, **kw) -> httpx.Response:
         url = f"{self.server.url}/api/v1{path}"
-        return httpx.request(method, url, headers=self.server.headers, timeout=60, **kw)
+        headers = {**self.server.headers, **kw.pop("headers", {})}
+        return httpx.request(method, url, headers=headers, timeout=60, **kw)
 
     def log(self, run_id: int, steps, metrics: dict[str, list]) -> None:
         """Log a batch; step s happened at T0 + s / 10 seconds (ten steps a second)."""

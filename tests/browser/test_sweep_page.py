@@ -55,6 +55,7 @@ class Shape:
 # lr -> shape. Lion 1e-4 (AdamW 1e-3 / 10) is the best and about twice as fast as AdamW;
 # Lion 1e-3 (AdamW 3e-3 / 3) blows up. Later seeds do slightly better, so ASHA's first
 # arrivals never stop the best configuration's later seeds.
+ATTEMPT_1_HEADERS = {"X-LionLab-Attempt": "1"}
 SHAPES = {
     ("adamw", 1e-3): Shape(1.00, 150),
     ("adamw", 3e-3): Shape(1.12, 170),
@@ -84,35 +85,37 @@ class Driver:
         return r
 
     def log(self, run_id: int, steps: list[int], eval_loss: list, start: float, step_s: float):
+        # every trial run is claimed once here: its worker writes as attempt 1
         train = [("NaN" if v is None else v + 0.02) for v in eval_loss]
         body = {
             "steps": steps,
             "metrics": {"eval_loss": eval_loss, "train_loss": train},
             "wall_time": [start + s * step_s for s in steps],
         }
-        self.post(f"/runs/{run_id}/metrics", content=orjson.dumps(body))
+        self.post(f"/runs/{run_id}/metrics", content=orjson.dumps(body), headers=ATTEMPT_1_HEADERS)
 
     def drive(self, trial: dict) -> None:
         """Log the trial's curve rung by rung; stop when told, else finish it."""
         run_id, worker = trial["run_id"], f"browser-w{trial['index']}"
         shape, seed = shape_of(trial), trial["seed"]
         self.post(f"/runs/{run_id}/claim", json={"worker": worker})
+        me = {"worker": worker, "attempt": 1}
         start = time.time()
         floor = shape.floor - 0.01 * seed
         if shape.diverges_at is not None:
             self.log(run_id, [EVERY, shape.diverges_at], [2.5, None], start, shape.step_s)
-            self.post(f"/runs/{run_id}/finish", json={"worker": worker, "status": "diverged"})
+            self.post(f"/runs/{run_id}/finish", json={**me, "status": "diverged"})
             return
         steps = list(range(EVERY, STEPS + 1, EVERY))
         for lo, hi in zip((0, *RUNGS), (*RUNGS, STEPS), strict=True):
             chunk = [s for s in steps if lo < s <= hi]
             losses = [floor + (3 - floor) * math.exp(-s / shape.tau) for s in chunk]
             self.log(run_id, chunk, losses, start, shape.step_s)
-            beat = self.post(f"/runs/{run_id}/heartbeat", json={"worker": worker}).json()
+            beat = self.post(f"/runs/{run_id}/heartbeat", json=me).json()
             if beat["stop"]:
-                self.post(f"/runs/{run_id}/finish", json={"worker": worker, "status": beat["stop"]})
+                self.post(f"/runs/{run_id}/finish", json={**me, "status": beat["stop"]})
                 return
-        self.post(f"/runs/{run_id}/finish", json={"worker": worker, "status": "succeeded"})
+        self.post(f"/runs/{run_id}/finish", json={**me, "status": "succeeded"})
 
     def run_sweep(self, project_id: int) -> dict:
         r = self.post("/sweeps", json={"project_id": project_id, "spec": SPEC})

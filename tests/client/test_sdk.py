@@ -94,11 +94,66 @@ def test_a_finish_that_cannot_reach_the_server_spools_and_sync_delivers(server):
 def test_a_4xx_on_a_batch_stops_the_sender(server):
     sender = BatchSender(connect(), 999999, interval=0.05)
     sender.log({"loss": 1.0}, step=0)
-    with pytest.raises(ApiError, match="run 999999"):
-        sender.flush(timeout=30)
-    assert sender.error.status_code == 404
-    with pytest.raises(ApiError):
-        sender.log({"loss": 1.0}, step=1)
+    assert sender.flush(timeout=30) is False
+    assert sender.error.status_code == 404 and "run 999999" in str(sender.error)
+
+
+@pytest.mark.slow
+def test_a_refused_batch_is_raised_to_the_script(tmp_path, monkeypatch):
+    srv = start_server(tmp_path / "data", env={"LIONLAB_MAX_BATCH_POINTS": "50"})
+    monkeypatch.setenv("LIONLAB_API_URL", srv.url)
+    monkeypatch.setenv("LIONLAB_API_TOKEN", srv.token)
+    try:
+        run = lionlab.init(project="refused")
+        for step in range(100):  # one batch of 100 points: over the server's limit
+            run.log({"loss": 1.0}, step=step)
+        with pytest.raises(ApiError, match="over the limit of 50") as err:
+            run.flush(timeout=60)
+        assert err.value.status_code == 413
+        with pytest.raises(ApiError):
+            run.log({"loss": 1.0}, step=100)
+        with pytest.raises(ApiError):
+            run.finish()
+    finally:
+        srv.stop()
+
+
+JOB = {"task": "char_lm", "steps": 10, "optimizer": {"name": "adamw"}}
+
+
+def _claim(api, run_id, worker, timeout=60.0) -> int:
+    """Claim the job as `worker` once it is queued; returns the attempt number."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return api.post(f"/runs/{run_id}/claim", {"worker": worker})["attempts"]
+        except ApiError as exc:
+            if exc.status_code != 409 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_batches_of_a_stale_attempt_are_fenced_off_and_stop_its_sender(tmp_path):
+    # The server requeues a job whose worker is silent for a second (no heartbeats here).
+    srv = start_server(tmp_path / "data", env={"LIONLAB_LOST_AFTER": "1"})
+    try:
+        api = ApiClient(srv.url, srv.token)
+        project = api.post("/projects", {"name": "fenced"})["id"]
+        run_id = api.post("/runs", {"project_id": project, "job": JOB})["id"]
+        first = BatchSender(api, run_id, interval=0.05, attempt=_claim(api, run_id, "w1"))
+        first.log({"train_loss": 1.0}, step=1)
+        assert first.flush(timeout=30)
+        second = BatchSender(api, run_id, interval=0.05, attempt=_claim(api, run_id, "w2"))
+        assert second.headers == {"X-LionLab-Attempt": "2"}
+        first.log({"train_loss": 9.0}, step=2)  # late: the run is attempt 2's now
+        assert first.flush(timeout=30) is False
+        assert first.error.status_code == 409 and "attempt" in str(first.error)
+        second.log({"train_loss": 2.0}, step=2)
+        assert second.close() is None and first.close() is None
+        assert _series(srv, run_id, "train_loss")["values"] == [1.0, 2.0]
+    finally:
+        srv.stop()
 
 
 def test_api_errors_carry_the_servers_message(server):

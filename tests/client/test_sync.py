@@ -159,17 +159,17 @@ def test_an_offline_run_only_writes_its_spool(server, monkeypatch):
     assert run.api is None
     for step in range(500):
         run.log({"loss": 1.0, "eval_loss": 2.0}, step=step)
-    spool = run.finish(status="stopped_early")
+    spool = run.finish(status="diverged")
     entries = RunSpool(spool).entries()
     assert entries[0]["run"]["project"] == "offline" and entries[-1] == {
-        "end": {"status": "stopped_early", "error": None}
+        "end": {"status": "diverged", "error": None}
     }
     assert _get(server, "/runs")["items"] == []
 
     totals = sync_path(connect(server.url, server.token), spool, echo=lambda line: None)
     assert (totals.runs, totals.points) == (1, 1000)
     run_info = _only_run(server)
-    assert run_info["status"] == "stopped_early" and run_info["config"] == {"seed": 1}
+    assert run_info["status"] == "diverged" and run_info["config"] == {"seed": 1}
     assert _stored(server, run_info["id"]) == {"loss": 500, "eval_loss": 500}
 
 

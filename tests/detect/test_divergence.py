@@ -114,3 +114,20 @@ def test_a_slow_blowup_is_flagged_with_its_onset(curves, run_of):
 def test_healthy_runs_do_not_diverge(curves, run_of, schedule, heavy):
     c = curves(11, 60_000, schedule, heavy)
     assert divergences(flags_of(run_of(c, Logging(gaps=True)))) == []
+
+
+@pytest.mark.parametrize("gaps", ["masked", "none"])
+def test_a_logged_nan_beside_a_finite_grad_norm_is_divergence_when_gaps_are_marked(gaps):
+    """Marked gaps (a masked array, or None in a list) tell a logged NaN from a key not
+    logged at that row; a plain float column reads NaN beside a finite value as a gap."""
+    steps = np.arange(1, 101)
+    loss = np.linspace(2.0, 1.9, 100)
+    loss[59] = np.nan
+    grad = np.ones(100)
+    if gaps == "masked":
+        marked = np.ma.masked_array(loss, mask=np.zeros(100, dtype=bool))
+    else:
+        marked = [None if i == 10 else float(v) for i, v in enumerate(loss)]
+    flagged = OnlineDetectors().update(steps, {"loss": marked, "grad_norm": grad})
+    assert [(f.kind, f.step) for f in flagged] == [("divergence", 60)]
+    assert divergences(OnlineDetectors().update(steps, {"loss": loss, "grad_norm": grad})) == []

@@ -26,7 +26,9 @@ def test_rows_follow_loss_and_grad_norm_and_leave_lr_only_steps_out():
         ]
     )
     assert steps.tolist() == [1, 2, 3, 4]  # step 5 logged only lr
-    assert np.isnan(cols["grad_norm"][0]) and np.isnan(cols["loss"][3])
+    # a key missing at a row is masked there, not NaN: a logged NaN stays a NaN
+    assert cols["grad_norm"].mask.tolist() == [True, False, False, False]
+    assert cols["loss"].mask.tolist() == [False, False, False, True]
     assert cols["lr"].tolist() == [0.1] * 4
 
 
@@ -36,12 +38,16 @@ def test_train_loss_is_preferred_over_loss():
 
 
 def _send(api, run_id, sr, lo, hi, chunk=2000):
-    """Log rows lo..hi of a synthetic run in chunks, as a training loop would."""
+    """Log rows lo..hi of a synthetic run in chunks, as a training loop would: a grad_norm
+    the synthetic run left NaN beside a finite loss was not logged there, so it goes as null."""
     names = {"loss": "train_loss", "grad_norm": "grad_norm", "lr": "lr"}
+    columns = dict(sr.metrics)
+    gaps = np.isnan(columns["grad_norm"]) & np.isfinite(columns["loss"])
+    columns["grad_norm"] = np.where(gaps, None, columns["grad_norm"])
     raised = []
     for a in range(lo, hi, chunk):
         b = min(a + chunk, hi)
-        metrics = {names[k]: v[a:b].tolist() for k, v in sr.metrics.items()}
+        metrics = {names[k]: v[a:b].tolist() for k, v in columns.items()}
         raised += api.log(run_id, sr.steps[a:b].tolist(), metrics)["flags"]
     return raised
 
@@ -55,6 +61,17 @@ def test_a_nan_loss_is_flagged_at_once_and_served(api):
     assert flag["kind"] == "divergence" and flag["step"] == 3 and flag["severity"] == "critical"
     (served,) = api.get(f"/runs/{run}/flags").json()
     assert served["kind"] == "divergence" and served["message"]
+
+
+def test_a_nan_loss_next_to_a_finite_grad_norm_is_divergence(api):
+    """Regression: in a row with a finite grad_norm, a NaN loss was read as "not logged"."""
+    run = api.run(api.project()["id"])["id"]
+    steps = list(range(1, 101))
+    loss = [2.0 - 0.001 * s for s in steps]
+    loss[59] = math.nan  # step 60
+    r = api.log(run, steps, {"train_loss": loss, "grad_norm": [1.0] * 100})
+    assert [(f["kind"], f["step"]) for f in r["flags"]] == [("divergence", 60)]
+    assert "loss is nan at step 60" in r["flags"][0]["message"]
 
 
 @pytest.mark.parametrize("seed", [3])
@@ -97,9 +114,11 @@ def test_stop_on_divergence_tells_the_worker_to_stop(api):
     job = {"steps": 100, "stop_on_divergence": True}
     rid = api.post("/runs", json={"project_id": pid, "job": job}).json()["id"]
     api.post(f"/runs/{rid}/claim", json={"worker": "w"})
-    api.log(rid, [1, 2], {"train_loss": [2.0, math.inf], "grad_norm": [1.0, math.inf]})
-    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "w"}).json() == {"stop": "diverged"}
-    r = api.post(f"/runs/{rid}/finish", json={"worker": "w", "status": "diverged"})
+    me = {"worker": "w", "attempt": 1}
+    metrics = {"train_loss": [2.0, math.inf], "grad_norm": [1.0, math.inf]}
+    api.log(rid, [1, 2], metrics, attempt=1)
+    assert api.post(f"/runs/{rid}/heartbeat", json=me).json() == {"stop": "diverged"}
+    r = api.post(f"/runs/{rid}/finish", json={**me, "status": "diverged"})
     assert r.json()["status"] == "diverged"
 
 
@@ -107,6 +126,9 @@ def test_without_stop_on_divergence_the_job_goes_on(api):
     pid = api.project()["id"]
     rid = api.post("/runs", json={"project_id": pid, "job": {"steps": 100}}).json()["id"]
     api.post(f"/runs/{rid}/claim", json={"worker": "w"})
-    api.log(rid, [1, 2], {"train_loss": [2.0, math.inf], "grad_norm": [1.0, math.inf]})
-    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "w"}).json() == {"stop": None}
+    metrics = {"train_loss": [2.0, math.inf], "grad_norm": [1.0, math.inf]}
+    api.log(rid, [1, 2], metrics, attempt=1)
+    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "w", "attempt": 1}).json() == {
+        "stop": None
+    }
     assert len(api.get(f"/runs/{rid}/flags").json()) == 1

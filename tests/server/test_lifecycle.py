@@ -22,7 +22,8 @@ def job(api):
 
 def test_a_job_is_queued_with_its_spec(job):
     assert job["status"] == "queued" and job["optimizer"] == "adamw"
-    assert job["config"]["job"]["optimizer"]["lr"] == 1e-3  # AdamW's default filled in
+    assert job["job"]["optimizer"]["lr"] == 1e-3  # AdamW's default filled in
+    assert job["config"] == {} and job["attempts"] == 0
     assert job["warnings"] == []
 
 
@@ -65,20 +66,20 @@ def test_no_baseline_and_a_large_lion_lr_warns(api):
 def test_a_run_is_claimed_once(api, job):
     first = api.post(f"/runs/{job['id']}/claim", json={"worker": "a:1:cpu"})
     assert first.status_code == 200 and first.json()["status"] == "running"
+    assert first.json()["attempts"] == 1
     second = api.post(f"/runs/{job['id']}/claim", json={"worker": "b:2:cpu"})
-    assert second.status_code == 409 and "not queued" in second.json()["detail"][0]["msg"]
+    assert second.status_code == 409 and "not a queued job" in second.json()["detail"][0]["msg"]
     assert api.get(f"/runs/{job['id']}").json()["attempts"] == 1
 
 
 def test_cancel_reaches_the_worker_through_its_heartbeat(api, job):
     rid = job["id"]
     api.post(f"/runs/{rid}/claim", json={"worker": "a:1:cpu"})
-    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "a:1:cpu"}).json() == {"stop": None}
+    me = {"worker": "a:1:cpu", "attempt": 1}
+    assert api.post(f"/runs/{rid}/heartbeat", json=me).json() == {"stop": None}
     assert api.post(f"/runs/{rid}/cancel").json()["stop_requested"] == "cancelled"
-    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "a:1:cpu"}).json() == {
-        "stop": "cancelled"
-    }
-    r = api.post(f"/runs/{rid}/finish", json={"worker": "a:1:cpu", "status": "cancelled"})
+    assert api.post(f"/runs/{rid}/heartbeat", json=me).json() == {"stop": "cancelled"}
+    r = api.post(f"/runs/{rid}/finish", json={**me, "status": "cancelled"})
     assert r.json()["status"] == "cancelled" and r.json()["finished_at"]
     assert api.post(f"/runs/{rid}/cancel").status_code == 409
 
@@ -91,10 +92,10 @@ def test_cancelling_a_queued_job_ends_it_and_no_worker_can_claim_it(api, job):
 def test_only_the_claiming_worker_heartbeats_or_finishes(api, job):
     rid = job["id"]
     api.post(f"/runs/{rid}/claim", json={"worker": "a"})
-    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "b"}).status_code == 409
-    r = api.post(f"/runs/{rid}/finish", json={"worker": "b", "status": "succeeded"})
+    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "b", "attempt": 1}).status_code == 409
+    r = api.post(f"/runs/{rid}/finish", json={"worker": "b", "attempt": 1, "status": "succeeded"})
     assert r.status_code == 409
-    r = api.post(f"/runs/{rid}/finish", json={"worker": "a", "status": "queued"})
+    r = api.post(f"/runs/{rid}/finish", json={"worker": "a", "attempt": 1, "status": "queued"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "status"]
 
 
@@ -117,7 +118,9 @@ def test_a_silent_worker_is_reaped_and_the_job_requeued_then_lost(api, app, job)
             assert "stopped answering" in run["error"]
     assert run["status"] == "lost" and run["attempts"] == 2 and run["finished_at"]
     # The old worker learns it lost the run at its next heartbeat.
-    assert api.post(f"/runs/{rid}/heartbeat", json={"worker": "w2"}).status_code == 409
+    assert (
+        api.post(f"/runs/{rid}/heartbeat", json={"worker": "w2", "attempt": 2}).status_code == 409
+    )
 
 
 def test_a_lost_worker_on_a_cancelled_run_ends_it_cancelled(api, app, job):
@@ -159,7 +162,7 @@ def test_rerun_queues_a_copy_of_the_job(api, job):
     assert r.status_code == 201
     copy = r.json()
     assert copy["id"] != job["id"] and copy["status"] == "queued"
-    assert copy["config"]["job"] == job["config"]["job"]
+    assert copy["job"] == job["job"]
     assert copy["name"] == f"{job['name']}-rerun"
 
 

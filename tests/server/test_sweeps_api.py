@@ -47,12 +47,14 @@ def active(d: dict) -> list[dict]:
 def drive(api, trial: dict, losses: list[float], end: str | None = "succeeded") -> dict:
     """Claim the trial's run, log eval losses every 10 steps, then finish it (as a worker)."""
     rid, worker = trial["run_id"], f"w{trial['index']}"
-    assert api.post(f"/runs/{rid}/claim", json={"worker": worker}).status_code == 200
+    claim = api.post(f"/runs/{rid}/claim", json={"worker": worker})
+    assert claim.status_code == 200
+    me = {"worker": worker, "attempt": claim.json()["attempts"]}
     steps = [10 * (i + 1) for i in range(len(losses))]
-    api.log(rid, steps, {"eval_loss": losses, "train_loss": losses})
-    beat = api.post(f"/runs/{rid}/heartbeat", json={"worker": worker}).json()
+    api.log(rid, steps, {"eval_loss": losses, "train_loss": losses}, attempt=me["attempt"])
+    beat = api.post(f"/runs/{rid}/heartbeat", json=me).json()
     if end is not None:
-        r = api.post(f"/runs/{rid}/finish", json={"worker": worker, "status": end})
+        r = api.post(f"/runs/{rid}/finish", json={**me, "status": end})
         assert r.status_code == 200, r.text
     return beat
 
@@ -135,7 +137,10 @@ def test_asha_stops_a_bad_trial_at_its_rung_and_the_worker_is_told(api, project)
     assert drive(api, t0, [2.0], end=None)["stop"] is None
     assert drive(api, t1, [3.0], end=None)["stop"] is None  # 2 results: too few to stop
     assert drive(api, t2, [4.0], end=None)["stop"] == "stopped_early"
-    r = api.post(f"/runs/{t2['run_id']}/finish", json={"worker": "w2", "status": "stopped_early"})
+    r = api.post(
+        f"/runs/{t2['run_id']}/finish",
+        json={"worker": "w2", "attempt": 1, "status": "stopped_early"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "stopped_early"
     trial = detail(api, sid)["trials"][2]
     assert trial["status"] == "stopped_early"
@@ -171,7 +176,10 @@ def test_cancel_stops_the_sweep_and_queues_nothing_more(api, project):
     d = detail(api, sid)
     assert d["trials"][1]["status"] == "cancelled"  # queued: ended at once
     assert api.get(f"/runs/{first[0]['run_id']}").json()["stop_requested"] == "cancelled"
-    r = api.post(f"/runs/{first[0]['run_id']}/finish", json={"worker": "w0", "status": "cancelled"})
+    r = api.post(
+        f"/runs/{first[0]['run_id']}/finish",
+        json={"worker": "w0", "attempt": 1, "status": "cancelled"},
+    )
     assert r.status_code == 200
     d = detail(api, sid)
     assert d["counts"] == {"cancelled": 3, "pending": 9}  # nothing new was scheduled

@@ -36,15 +36,23 @@ class Api:
         assert r.status_code == 201, r.text
         return r.json()
 
-    def log(self, run_id: int, steps, metrics: dict, expect: int = 200, **extra) -> dict:
-        """Send a batch; NaN/Infinity go as JSON literals (the SDK's encoding)."""
+    def log(
+        self,
+        run_id: int,
+        steps,
+        metrics: dict,
+        expect: int = 200,
+        attempt: int | None = None,
+        **extra,
+    ) -> dict:
+        """Send a batch (as attempt `attempt` of a job's worker); NaN/Infinity go as JSON
+        literals (the SDK's encoding)."""
         body = {"steps": list(steps), "metrics": {k: list(v) for k, v in metrics.items()}, **extra}
         raw = _dumps_with_nonfinite(body)
-        r = self.post(
-            f"/runs/{run_id}/metrics",
-            content=raw,
-            headers={**self.headers, "content-type": "application/json"},
-        )
+        headers = {**self.headers, "content-type": "application/json"}
+        if attempt is not None:
+            headers["X-LionLab-Attempt"] = str(attempt)
+        r = self.post(f"/runs/{run_id}/metrics", content=raw, headers=headers)
         assert r.status_code == expect, r.text
         return r.json()
 

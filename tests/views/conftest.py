@@ -66,10 +66,10 @@ class Build:
         started_s_ago: float | None = 100.0,
         name: str | None = None,
     ) -> Run:
-        cfg = dict(config or {})
+        spec = None
         if job is not None:
-            cfg["job"] = JobSpec.model_validate(job).model_dump(mode="json")
-            optimizer = cfg["job"]["optimizer"]["name"]
+            spec = JobSpec.model_validate(job).model_dump(mode="json")
+            optimizer = spec["optimizer"]["name"]
         started = None if started_s_ago is None else NOW - timedelta(seconds=started_s_ago)
         return Run(
             id=run_id,
@@ -77,7 +77,8 @@ class Build:
             name=name or f"run-{run_id}",
             status=status,
             optimizer=optimizer,
-            config=cfg,
+            config=dict(config or {}),
+            job=spec,
             tags=[],
             created_at=NOW - timedelta(hours=1),
             started_at=started,

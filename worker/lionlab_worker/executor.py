@@ -1,10 +1,13 @@
 """Running one job on this worker: claim, train, report. Talks to the API over HTTP only.
 
-A claimed run is heartbeated once a second; the answer carries stop requests (cancel,
-divergence), and a 409 means another worker owns the run now (this one was presumed lost),
-so training stops without reporting. Metrics are flushed before each checkpoint is saved (a
-retried run resumes after its checkpoint, so no step before it may be still unsent) and before
-the run is finished, so a run marked succeeded has all its points stored.
+A claim answers with an attempt number that every later write carries (heartbeat, metric
+batches, finish). A claimed run is heartbeated once a second; the answer carries stop requests
+(cancel, divergence), and a 409 to any of those writes means the run belongs to a later
+attempt now (this worker was presumed lost and the run requeued), so training stops without
+reporting and nothing more of this attempt is stored. Metrics are flushed before each
+checkpoint is saved (a retried run resumes after its checkpoint, so no step before it may be
+still unsent) and before the run is finished, so a run marked succeeded has all its points
+stored.
 """
 
 from __future__ import annotations
@@ -55,9 +58,10 @@ def worker_name(device: str) -> str:
 class ApiSink:
     """The training loop's RunSink: buffered metrics out, stop requests in."""
 
-    def __init__(self, api: ApiClient, run_id: int, worker: str, interval: float):
-        self.api, self.run_id, self.worker = api, run_id, worker
-        self.sender = BatchSender(api, run_id)
+    def __init__(self, api: ApiClient, run_id: int, worker: str, attempt: int, interval: float):
+        self.api, self.run_id = api, run_id
+        self.held = {"worker": worker, "attempt": attempt}  # who speaks for the run
+        self.sender = BatchSender(api, run_id, attempt=attempt)
         self._stop: str | None = None
         self._done = threading.Event()
         self._beat = threading.Thread(
@@ -72,6 +76,8 @@ class ApiSink:
         self.sender.log(metrics, step)
 
     def should_stop(self) -> str | None:
+        if self.sender.error is not None and self.sender.error.status_code == 409:
+            return LOST  # the run was requeued: a later attempt owns it now
         return self._stop
 
     def sync(self) -> bool:
@@ -80,9 +86,7 @@ class ApiSink:
     def _heartbeat(self, interval: float) -> None:
         while not self._done.wait(interval):
             try:
-                answer = self.api.post(
-                    f"/runs/{self.run_id}/heartbeat", {"worker": self.worker}, retry_for=0
-                )
+                answer = self.api.post(f"/runs/{self.run_id}/heartbeat", self.held, retry_for=0)
             except ApiError as exc:
                 if exc.status_code == 409:
                     self._stop = LOST
@@ -127,9 +131,9 @@ def execute(run_id: int, settings: Settings | None = None) -> str:
         raise ServerUnavailable(str(exc)) from exc
     except httpx.TransportError as exc:
         raise ServerUnavailable(str(exc)) from exc
-    spec = JobSpec.model_validate(run["config"]["job"])
+    spec = JobSpec.model_validate(run["job"])
     checkpoints = settings.resolved_checkpoint_dir / f"run-{run_id}"
-    sink = ApiSink(api, run_id, me, interval=min(1.0, settings.lost_after / 5))
+    sink = ApiSink(api, run_id, me, run["attempts"], interval=min(1.0, settings.lost_after / 5))
     status, error = "failed", None
     try:
         result = run_training(
@@ -148,7 +152,13 @@ def execute(run_id: int, settings: Settings | None = None) -> str:
         sink.close()
     if status == LOST:
         return status  # another worker owns the run; it reports
-    api.post(f"/runs/{run_id}/finish", {"worker": me, "status": status, "error": error})
+    try:
+        api.post(f"/runs/{run_id}/finish", {**sink.held, "status": status, "error": error})
+    except ApiError as exc:
+        if exc.status_code != 409:
+            raise
+        log.warning("run %s was requeued while this worker ended it: %s", run_id, exc)
+        return LOST
     if status == "succeeded":
         shutil.rmtree(checkpoints, ignore_errors=True)
     return status

@@ -1,9 +1,10 @@
 """Feeding each ingested batch to its run's online detectors, in the ingestion transaction.
 
 The detectors see one row per step at which the loss or the gradient norm was logged; a key
-missing in a row is NaN, which the detectors read as "not logged" next to a finite value
-(lionlab/detect/batch.py). Rows at or before the last step they saw are ignored, so re-sent
-batches are harmless; flags are stored once per (run, kind, start step).
+missing in a row is masked, so a logged NaN is read as the divergence it is even next to a
+finite value of the other key (lionlab/detect/batch.py). Rows at or before the last step they
+saw are ignored, so re-sent batches are harmless; flags are stored once per (run, kind, start
+step).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from lionlab.detect import OnlineDetectors
-from lionlab_server.models import Run, RunStatus
+from lionlab.lifecycle import RunStatus
+from lionlab_server.models import Run
 from lionlab_server.store import flags as flag_store
+from lionlab_server.store import lifecycle
 from lionlab_server.store.metrics import KeyPoints
 
 # Detector input -> the metric keys that feed it, first match wins (workers log train_loss;
@@ -35,7 +38,7 @@ def detector_rows(batch: list[KeyPoints]) -> tuple[np.ndarray, dict[str, np.ndar
     steps = np.unique(np.concatenate(driving))
     columns = {}
     for name, kp in chosen.items():
-        column = np.full(len(steps), np.nan)
+        column = np.ma.masked_all(len(steps), dtype=np.float64)  # masked: not logged there
         idx = np.searchsorted(steps, kp.steps)
         inside = (idx < len(steps)) & (steps[np.minimum(idx, len(steps) - 1)] == kp.steps)
         column[idx[inside]] = kp.values[inside]
@@ -53,11 +56,6 @@ def feed(session: Session, run: Run, batch: list[KeyPoints]) -> list[dict]:
     flags = [f.to_dict() for f in detectors.update(steps, columns)]
     flag_store.save_state(session, run.id, detectors.state_dict())
     flag_store.add_flags(session, run.id, flags)
-    if any(f["kind"] == "divergence" for f in flags) and _stops_on_divergence(run):
-        run.stop_requested = run.stop_requested or RunStatus.DIVERGED.value
+    if any(f["kind"] == "divergence" for f in flags) and (run.job or {}).get("stop_on_divergence"):
+        lifecycle.ask_stop(session, run.id, RunStatus.DIVERGED)
     return flags
-
-
-def _stops_on_divergence(run: Run) -> bool:
-    job = (run.config or {}).get("job") or {}
-    return run.status == RunStatus.RUNNING.value and bool(job.get("stop_on_divergence"))

@@ -3,17 +3,28 @@
 A run is committed as queued before its message is sent, and is marked dispatched only once
 the broker took the message; a dispatch that failed (broker down) is retried by the next
 round, so a submitted job is never lost between the database and the queue.
+
+A message can also be lost after the broker handed it out: a worker that took it and died
+before its claim leaves the run queued, and the broker would redeliver it only after its
+visibility timeout (hours), or never (the embedded broker). The reaper finds such runs by
+counting: a queue holding fewer messages than it has dispatched-but-unclaimed runs has handed
+out the difference, oldest first (queues are FIFO); those dispatched more than LOST_AFTER ago
+are sent again. A duplicate message is harmless: the claim is conditional, so the second
+delivery answers 409 and is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import defaultdict
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from lionlab.settings import Settings
 from lionlab_server.db import begin_write, session_scope
+from lionlab_server.models import utcnow
 from lionlab_server.services import sweeps
 from lionlab_server.store import lifecycle
 
@@ -63,8 +74,35 @@ class Dispatcher:
                 lifecycle.undo_dispatch(session, run_id)
         return sent
 
+    def queue_sizes(self) -> dict[str, int]:
+        """Messages waiting in each job queue of the broker."""
+        from lionlab_worker.queues import Queue
+
+        with self.celery.connection_for_write() as conn:
+            channel = conn.default_channel
+            return {q.value: channel.queue_declare(q.value).message_count for q in Queue}
+
+    def taken_unclaimed(self, session: Session) -> list[int]:
+        """Queued jobs whose message a worker took over LOST_AFTER ago without claiming it."""
+        from lionlab_worker.queues import queue_for
+
+        waiting = lifecycle.dispatched_waiting(session)
+        cutoff = utcnow() - timedelta(seconds=self.settings.lost_after)
+        if not any(at < cutoff for _, _, at in waiting):
+            return []
+        sizes = self.queue_sizes()
+        by_queue: dict[str, list] = defaultdict(list)
+        for run_id, job, at in waiting:
+            by_queue[queue_for(job.get("device", "auto")).value].append((run_id, at))
+        taken = []
+        for queue, runs in by_queue.items():
+            handed_out = runs[: max(0, len(runs) - sizes.get(queue, 0))]
+            taken += [run_id for run_id, at in handed_out if at < cutoff]
+        return taken
+
     def reap(self) -> list[int]:
-        """Requeue jobs whose worker went silent, then dispatch what is pending."""
+        """Requeue jobs whose worker went silent, send again the messages of jobs taken but
+        never claimed, then dispatch what is pending."""
         with session_scope(self.sessions) as session:
             begin_write(session)
             requeued = lifecycle.reap_lost(
@@ -76,6 +114,13 @@ class Dispatcher:
                 sweeps.run_ended(session, run_id)
         if requeued:
             log.warning("workers lost on runs %s: requeued or ended", requeued)
+        with session_scope(self.sessions) as session:  # read only: no lock while asking the broker
+            unclaimed = self.taken_unclaimed(session)
+        if unclaimed:
+            with session_scope(self.sessions) as session:
+                begin_write(session)
+                lifecycle.redispatch(session, unclaimed)
+            log.warning("runs %s were taken by a worker that never claimed them: resent", unclaimed)
         self.dispatch_pending()
         return requeued
 

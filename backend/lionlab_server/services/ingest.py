@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
 from lionlab_server.services import detection, sweeps
+from lionlab_server.store import lifecycle
 from lionlab_server.store.metrics import KeyPoints, ingest_points
 from lionlab_server.store.runs import run_row
 from lionlab_server.store.scope import Scope
@@ -177,12 +178,14 @@ def parse_batch(raw: bytes, max_points: int, now: float | None = None) -> list[K
 
 
 def ingest(
-    session: Session, scope: Scope, run_id: int, batch: list[KeyPoints]
+    session: Session, scope: Scope, run_id: int, batch: list[KeyPoints], attempt: int | None
 ) -> tuple[int, list[dict]]:
     """Store a validated batch and run the detectors on it, in one write transaction (the
-    caller commits); returns (points written, flags raised). NotFound outside the scope."""
+    caller commits); returns (points written, flags raised). NotFound outside the scope;
+    Conflict when a job's batch does not come from its current attempt (`attempt`)."""
     begin_write(session)
     run = run_row(session, scope, run_id)
+    lifecycle.fence_writer(session, run, attempt)
     if not batch:
         return 0, []
     written = ingest_points(session, run_id, batch)

@@ -14,9 +14,10 @@ import weakref
 
 from sqlalchemy.orm import Session
 
+from lionlab.lifecycle import RunStatus
 from lionlab.sweeps import AshaDecider, expand, parse_spec, parse_spec_text
 from lionlab_server import schemas
-from lionlab_server.models import Run, RunStatus, Sweep, utcnow
+from lionlab_server.models import Run, Sweep, utcnow
 from lionlab_server.store import lifecycle
 from lionlab_server.store import sweeps as store
 from lionlab_server.store.metrics import KeyPoints
@@ -100,8 +101,8 @@ def feed_eval(session: Session, run: Run, batch: list[KeyPoints]) -> None:
         decision = decider.report(run.trial_index, step, value)
         stop = stop or (decision if decision is not None and decision.stopped else None)
     sweep.asha_state = decider.state_dict()
-    if stop is not None and run.status == RunStatus.RUNNING.value and math.isfinite(stop.value):
-        run.stop_requested = run.stop_requested or RunStatus.STOPPED_EARLY.value
+    if stop is not None and math.isfinite(stop.value):
+        lifecycle.ask_stop(session, run.id, RunStatus.STOPPED_EARLY)
 
 
 def run_ended(session: Session, run_id: int) -> list[int]:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.errors import NotFound
-from lionlab_server.models import MetricKey, MetricSummary, Project, Run, RunStatus, RunTag, utcnow
+from lionlab_server.models import MetricKey, MetricSummary, Project, Run, RunTag, utcnow
 from lionlab_server.store.scope import Scope
 
 
@@ -53,21 +54,30 @@ def _set_tags(session: Session, run_id: int, tags: list[str]) -> None:
     session.add_all(RunTag(run_id=run_id, tag=t) for t in dict.fromkeys(tags))
 
 
-def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> schemas.Run:
-    """A run logged by a script (running) or a job for a worker (queued, config['job'])."""
+def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> tuple[schemas.Run, bool]:
+    """A run logged by a script (running) or a job for a worker (queued, with its spec).
+    Returns (run, created): a `client_key` seen before in the project returns that run."""
     project = session.get(Project, data.project_id)
     if project is None or not scope.allows(project.id):
         raise NotFound("project", data.project_id, "project_id")
-    status, optimizer, config = data.status, data.optimizer, data.config
+    if data.client_key is not None:
+        known = session.scalar(
+            select(Run.id).where(Run.project_id == project.id, Run.client_key == data.client_key)
+        )
+        if known is not None:
+            return get_run(session, scope, known), False
+    status, optimizer, job = data.status, data.optimizer, None
     if data.job is not None:
         status, optimizer = RunStatus.QUEUED.value, data.job.optimizer.name
-        config = {**config, "job": data.job.model_dump(mode="json")}
+        job = data.job.model_dump(mode="json")
     row = Run(
         project_id=project.id,
         name=data.name or "",
         status=status,
         optimizer=optimizer,
-        config=config,
+        config=data.config,
+        job=job,
+        client_key=data.client_key,
         started_at=utcnow() if status == RunStatus.RUNNING.value else None,
     )
     session.add(row)
@@ -76,7 +86,7 @@ def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> schem
         row.name = f"run-{row.id}"
     _set_tags(session, row.id, data.tags)
     session.flush()
-    return _out(row, list(dict.fromkeys(data.tags)))
+    return _out(row, list(dict.fromkeys(data.tags))), True
 
 
 def get_run(session: Session, scope: Scope, run_id: int) -> schemas.Run:
@@ -111,38 +121,27 @@ def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[sche
     return schemas.Page(items=items, total=total, limit=f.limit, offset=f.offset)
 
 
-def update_run(session: Session, scope: Scope, run_id: int, data: schemas.RunUpdate) -> schemas.Run:
+def update_run(session: Session, scope: Scope, run_id: int, data: schemas.RunUpdate) -> None:
+    """Rename, retag or reconfigure a run (its status is the lifecycle's: see lifecycle.py)."""
     row = run_row(session, scope, run_id)
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.model_dump(exclude_unset=True, exclude={"status", "error"})
     if "tags" in changes:
         _set_tags(session, row.id, changes.pop("tags") or [])
-    status = changes.pop("status", None)
-    if status is not None:
-        _set_status(row, RunStatus(status))
     for field, value in changes.items():
         setattr(row, field, value)
     session.flush()
-    return get_run(session, scope, run_id)
-
-
-def _set_status(row: Run, status: RunStatus) -> None:
-    row.status = status.value
-    if status == RunStatus.RUNNING and row.started_at is None:
-        row.started_at = utcnow()
-    if status.finished and row.finished_at is None:
-        row.finished_at = utcnow()
 
 
 def adamw_baseline_lr(session: Session, project_id: int) -> float | None:
     """The lr of the project's AdamW baseline: the AdamW job with the lowest final eval loss,
     else the newest AdamW job; None when the project has none."""
     rows = session.execute(
-        select(Run.id, Run.config)
-        .where(Run.project_id == project_id, Run.optimizer == "adamw")
+        select(Run.id, Run.job)
+        .where(Run.project_id == project_id, Run.optimizer == "adamw", Run.job.is_not(None))
         .order_by(Run.created_at.desc())
         .limit(500)
     ).all()
-    jobs = [(r.id, r.config["job"]["optimizer"]["lr"]) for r in rows if r.config.get("job")]
+    jobs = [(r.id, r.job["optimizer"]["lr"]) for r in rows]
     if not jobs:
         return None
     final = dict(

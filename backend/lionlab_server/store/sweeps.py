@@ -9,13 +9,15 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lionlab import lifecycle
+from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.errors import NotFound
-from lionlab_server.models import Flag, MetricKey, MetricSummary, Project, Run, RunStatus, Sweep
+from lionlab_server.models import Flag, MetricKey, MetricSummary, Project, Run, Sweep
 from lionlab_server.store.points import read_points
 from lionlab_server.store.scope import Scope
 
-ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+ACTIVE = tuple(s.value for s in lifecycle.ACTIVE)
 PENDING = "pending"  # a trial whose run does not exist yet
 
 
@@ -85,7 +87,8 @@ def add_trial_runs(session: Session, sweep: Sweep, trials: list[dict]) -> list[i
             name=f"{sweep.name}-t{t['index']}",
             status=RunStatus.QUEUED.value,
             optimizer=t["optimizer"],
-            config={"job": t["job"], "sweep": {"id": sweep.id, "trial": t["index"]}},
+            config={"sweep": {"id": sweep.id, "trial": t["index"]}},
+            job=t["job"],
             sweep_id=sweep.id,
             trial_index=t["index"],
         )

@@ -61,12 +61,10 @@ def _job_params(job: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_params(run: Run) -> dict[str, Any]:
     """Every parameter of a run, flat (`schedule.warmup_steps`), optimizer first."""
-    config = dict(run.config)
-    job = config.pop("job", None)
     out: dict[str, Any] = {"optimizer": run.optimizer}
-    if isinstance(job, Mapping):
-        out |= _job_params(job)
-    _flatten("", config, out)
+    if run.job is not None:
+        out |= _job_params(run.job)
+    _flatten("", dict(run.config), out)
     return {k: v for k, v in out.items() if k}
 
 

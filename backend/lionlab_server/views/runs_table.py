@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from lionlab_server.models import RunStatus
+from lionlab.lifecycle import RunStatus
 from lionlab_server.schemas import FlagOut, MetricSummary, Run
 from lionlab_server.views.params import format_param, run_params
 
@@ -71,8 +71,7 @@ def run_row(
 ) -> RunRow:
     """The table row of `run` from its metric summaries and flags, as of `now`."""
     params = run_params(run)
-    job = run.config.get("job")
-    total = int(params["steps"]) if job and isinstance(params.get("steps"), int) else None
+    total = int(params["steps"]) if run.job and isinstance(params.get("steps"), int) else None
     steps = [s.last_step for s in summaries if s.last_step is not None]
     step = max(steps) if steps else None
     progress = None
@@ -94,6 +93,6 @@ def run_row(
         best_loss=loss.min if loss else None,
         hparams={k: format_param(params[k]) for k in HPARAM_KEYS if k in params},
         flags=_flag_counts(flags),
-        can_cancel=run.status in (RunStatus.QUEUED, RunStatus.RUNNING) and not run.stop_requested,
-        can_rerun=bool(job),
+        can_cancel=not run.status.finished and not run.stop_requested,
+        can_rerun=run.job is not None,
     )

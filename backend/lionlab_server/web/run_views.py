@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.api.routes.runs import SORT_PATTERN
-from lionlab_server.models import RunStatus
 from lionlab_server.store import projects, runs
 from lionlab_server.store.series import query_series, summaries
 from lionlab_server.views.params import format_param, run_params

@@ -28,7 +28,7 @@ export function renderHeader(view, changed) {
         `Sweep (trial ${run.config.sweep.trial})`,
       ),
     );
-  if (run.config.job)
+  if (run.job)
     links.push(
       h("a", { class: "btn", href: `/projects/${run.project_id}/submit?from=${run.id}` }, "Edit & resubmit"),
     );
@@ -136,7 +136,7 @@ export function renderFlags(flags, onPick) {
 
 export function renderConfig(view) {
   const { run } = view.row;
-  const entries = Object.entries(view.params).filter(([k]) => k !== "optimizer" || !run.config.job);
+  const entries = Object.entries(view.params).filter(([k]) => k !== "optimizer" || !run.job);
   const times = [
     ["created", fmtDateTime(run.created_at)],
     ["started", fmtDateTime(run.started_at)],

@@ -3,9 +3,7 @@
 import { h } from "./dom.js";
 import { fmtAgo, fmtDuration, fmtValue, lossKey } from "./format.js";
 import { runActionButtons } from "./run_actions.js";
-import { optimizerBadge, progressView, statusBadge, tagList } from "./ui.js";
-
-const STATUS_ORDER = ["running", "queued", "failed", "diverged", "lost", "cancelled", "succeeded"];
+import { optimizerBadge, progressView, STATUSES, statusBadge, tagList } from "./ui.js";
 
 function hp(row, ...keys) {
   for (const k of keys) if (row.hparams[k] !== undefined) return row.hparams[k];
@@ -49,7 +47,7 @@ export const COLUMNS = [
   [
     "status",
     "Status",
-    (r) => STATUS_ORDER.indexOf(r.run.status),
+    (r) => STATUSES.indexOf(r.run.status),
     (r) => statusBadge(r.run.status, r.run.stop_requested),
   ],
   ["progress", "Progress", (r) => r.progress ?? -1, (r) => progressView(r)],

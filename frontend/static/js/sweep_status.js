@@ -2,26 +2,18 @@
 
 import { h } from "./dom.js";
 import { fmtInt } from "./format.js";
+import { ACTIVE_STATUSES, STATUSES } from "./ui.js";
 
 // A trial is still to come while it is pending (no run yet), queued or running.
-export const ACTIVE = ["pending", "queued", "running"];
+export const ACTIVE = ["pending", ...ACTIVE_STATUSES];
 // The new-sweep form leaves POST /sweeps' warnings here for the sweep page to show once.
 export const WARNINGS_KEY = "lionlab:sweep-warnings";
 export const OPTIMIZER_NAMES = { lion: "Lion", adamw: "AdamW", adam: "Adam", sgd: "SGD" };
 
 const SWEEP_LABELS = { running: "Running", finished: "Finished", cancelled: "Cancelled" };
-// Trial statuses in display order (counts, table sorting).
-export const TRIAL_ORDER = [
-  "running",
-  "queued",
-  "pending",
-  "succeeded",
-  "stopped_early",
-  "diverged",
-  "failed",
-  "lost",
-  "cancelled",
-];
+// Trial statuses in display order (counts, table sorting): the runs' order, with trials not
+// yet started after the queued ones.
+export const TRIAL_ORDER = STATUSES.flatMap((s) => (s === "queued" ? [s, "pending"] : [s]));
 
 export function optimizerName(name) {
   return OPTIMIZER_NAMES[name] || name;

@@ -3,7 +3,7 @@
 
 import { h, replace } from "./dom.js";
 import { fmtInt, fmtValue, lossKey } from "./format.js";
-import { TRIAL_ORDER } from "./sweep_status.js";
+import { ACTIVE, TRIAL_ORDER } from "./sweep_status.js";
 import { optimizerBadge, sortHeader, statusBadge } from "./ui.js";
 
 const sort = { key: "index", dir: "asc" };
@@ -14,7 +14,7 @@ function progress(t) {
   const cls =
     t.status === "succeeded"
       ? "bar done"
-      : ["running", "queued", "pending"].includes(t.status)
+      : ACTIVE.includes(t.status)
         ? "bar"
         : "bar stopped";
   return h(

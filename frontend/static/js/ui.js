@@ -1,23 +1,22 @@
 // Shared widgets: badges, progress, toasts, empty states, two-step confirm buttons, sortable
 // table headers.
 
+import { LIFECYCLE } from "/lifecycle.js"; // served from lionlab/lifecycle.py
 import { h } from "./dom.js";
 import { fmtDuration, fmtInt } from "./format.js";
 
-const STATUS_LABELS = {
-  queued: "Queued",
-  running: "Running",
-  succeeded: "Succeeded",
-  failed: "Failed",
-  cancelled: "Cancelled",
-  diverged: "Diverged",
-  lost: "Lost",
-  stopped_early: "Stopped early",
-  pending: "Pending", // a sweep trial whose run does not exist yet
-};
+// Run statuses in display order, and those of runs still to end (queued, running).
+export const STATUSES = LIFECYCLE.statuses.map((s) => s.name);
+export const ACTIVE_STATUSES = LIFECYCLE.statuses.filter((s) => s.active).map((s) => s.name);
+const STATUS_LABELS = Object.fromEntries(LIFECYCLE.statuses.map((s) => [s.name, s.label]));
+STATUS_LABELS.pending = "Pending"; // a sweep trial whose run does not exist yet
+
+export function statusLabel(status) {
+  return STATUS_LABELS[status] || status;
+}
 
 export function statusBadge(status, stopRequested = null) {
-  const label = stopRequested && status === "running" ? "Stopping" : STATUS_LABELS[status] || status;
+  const label = stopRequested && status === "running" ? "Stopping" : statusLabel(status);
   return h(
     "span",
     { class: `badge status-${status}`, dataset: { status } },
@@ -47,7 +46,7 @@ export function progressView(row) {
   }
   const pct = Math.round(row.progress * 1000) / 10;
   const barClass =
-    status === "succeeded" ? "bar done" : status === "running" || status === "queued" ? "bar" : "bar stopped";
+    status === "succeeded" ? "bar done" : ACTIVE_STATUSES.includes(status) ? "bar" : "bar stopped";
   const right = status === "running" && row.eta_s !== null ? `ETA ${fmtDuration(row.eta_s)}` : `${pct}%`;
   const left = `${fmtInt(row.step === null ? 0 : row.step + 1)} / ${fmtInt(row.total_steps)}`;
   return h(

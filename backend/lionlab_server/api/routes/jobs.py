@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
 from lionlab.jobs import JobSpec, job_spec_schema
+from lionlab.lifecycle import RunStatus, describe
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
-from lionlab_server.models import RunStatus
 from lionlab_server.services import sweeps
 from lionlab_server.store import lifecycle
 from lionlab_server.store.runs import create_run, get_run
@@ -32,9 +32,16 @@ def job_schema(_: ScopeDep) -> dict:
     return job_spec_schema()
 
 
+@router.get("/lifecycle")
+def run_lifecycle() -> dict:
+    """Run statuses (display order, labels), stop reasons, and who may make each transition."""
+    return describe()
+
+
 @router.post("/runs/{run_id}/claim", response_model=schemas.Run)
 def claim_run(run_id: int, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
-    """A worker takes a queued job; 409 if another worker has it or it ended."""
+    """A worker takes a queued job; 409 if another worker has it or it ended. The answer's
+    `attempts` is this claim's attempt number: heartbeats, metric batches and finish carry it."""
     begin_write(session)
     lifecycle.claim(session, scope, run_id, data.worker)
     session.commit()
@@ -42,10 +49,11 @@ def claim_run(run_id: int, data: schemas.Claim, session: SessionDep, scope: Scop
 
 
 @router.post("/runs/{run_id}/heartbeat", response_model=schemas.Heartbeat)
-def heartbeat(run_id: int, data: schemas.Claim, session: SessionDep, scope: ScopeDep):
-    """The worker is alive; the answer says whether to stop (cancelled, diverged)."""
+def heartbeat(run_id: int, data: schemas.Held, session: SessionDep, scope: ScopeDep):
+    """The worker is alive; the answer says whether to stop (cancelled, diverged). 409: the
+    run is no longer this attempt's (it was requeued or ended); stop training it."""
     begin_write(session)
-    stop = lifecycle.heartbeat(session, scope, run_id, data.worker)
+    stop = lifecycle.heartbeat(session, scope, run_id, data.worker, data.attempt)
     session.commit()
     return schemas.Heartbeat(stop=stop)
 
@@ -55,7 +63,7 @@ def finish_run(
     run_id: int, data: schemas.Finish, request: Request, session: SessionDep, scope: ScopeDep
 ):
     begin_write(session)
-    lifecycle.finish(session, scope, run_id, data.worker, data.status, data.error)
+    lifecycle.finish(session, scope, run_id, data.worker, data.attempt, data.status, data.error)
     ended(request, session, run_id)
     return get_run(session, scope, run_id)
 
@@ -65,7 +73,7 @@ def rerun(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
     """Queue a new run with the same job spec, project and tags (name gets a suffix)."""
     begin_write(session)
     old = get_run(session, scope, run_id)
-    if "job" not in old.config:
+    if old.job is None:
         raise InputError(
             ("path", "run_id"),
             f"run {run_id} was logged by a script, not "
@@ -75,9 +83,9 @@ def rerun(run_id: int, request: Request, session: SessionDep, scope: ScopeDep):
         project_id=old.project_id,
         name=f"{old.name}-rerun",
         tags=old.tags,
-        job=JobSpec.model_validate(old.config["job"]),
+        job=JobSpec.model_validate(old.job),
     )
-    run = create_run(session, scope, data)
+    run, _ = create_run(session, scope, data)
     session.commit()
     request.app.state.dispatcher.dispatch_pending()
     return schemas.RunCreated(**run.model_dump())

@@ -30,12 +30,28 @@ BATCH_DOC = {
 }
 
 
+ATTEMPT_HEADER = "x-lionlab-attempt"
+
+
+def _attempt(request: Request) -> int | None:
+    """The worker attempt a job's batch comes from (header X-LionLab-Attempt)."""
+    raw = request.headers.get(ATTEMPT_HEADER)
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) < 2**31:
+        raise InputError(
+            ("header", ATTEMPT_HEADER),
+            f"X-LionLab-Attempt is {raw!r}; send the attempt number the claim answered",
+        )
+    return int(raw)
+
+
 def _store_batch(request: Request, credentials, run_id: int, raw: bytes) -> schemas.IngestResult:
     settings: Settings = request.app.state.settings
     with request.app.state.sessionmaker() as session:
         scope = authenticate(request, session, credentials)
         batch = ingest_service.parse_batch(raw, settings.max_batch_points)
-        written, flags = ingest_service.ingest(session, scope, run_id, batch)
+        written, flags = ingest_service.ingest(session, scope, run_id, batch, _attempt(request))
         session.commit()
     keys = [kp.name for kp in batch]
     return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags)

@@ -7,7 +7,7 @@ import { chartState, renderControls, tzOffsetMinutes } from "../controls.js";
 import { h } from "../dom.js";
 import { plotlyReady } from "../plotly_loader.js";
 import { renderConfig, renderFlags, renderHeader, renderTiles } from "../run_panels.js";
-import { emptyState, errorState } from "../ui.js";
+import { ACTIVE_STATUSES, emptyState, errorState } from "../ui.js";
 
 const runId = document.body.dataset.runId;
 const LIVE_MS = 1000;
@@ -25,7 +25,7 @@ function chartQuery() {
 }
 
 function noMetrics(run) {
-  if (run.config?.job) {
+  if (run.job) {
     const text =
       run.status === "queued"
         ? "The job is waiting for a worker; charts appear with its first metrics."
@@ -77,7 +77,7 @@ async function refresh() {
 }
 
 function live(status) {
-  return status === "queued" || status === "running";
+  return ACTIVE_STATUSES.includes(status);
 }
 
 async function poll() {

@@ -5,10 +5,9 @@ import { get } from "../api.js";
 import { setUrlParams } from "../controls.js";
 import { h, replace } from "../dom.js";
 import { COLUMNS, matchesText, sortRows } from "../runs_table.js";
-import { emptyState, errorState, sortHeader } from "../ui.js";
+import { ACTIVE_STATUSES, emptyState, errorState, STATUSES, sortHeader, statusLabel } from "../ui.js";
 
 const projectId = document.body.dataset.projectId;
-const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "diverged", "lost"];
 const REFRESH_MS = 3000;
 const PAGE = 500;
 const params = new URLSearchParams(location.search);
@@ -40,7 +39,7 @@ async function load() {
   } catch (err) {
     replace(box, errorState(err.message, load));
   }
-  const live = state.rows.some((r) => ["queued", "running"].includes(r.run.status));
+  const live = state.rows.some((r) => ACTIVE_STATUSES.includes(r.run.status));
   if (live) timer = setTimeout(load, REFRESH_MS);
 }
 
@@ -159,7 +158,7 @@ function renderFilters() {
     const chip = h(
       "button",
       { type: "button", class: `chip${state.status.has(s) ? " on" : ""}`, dataset: { status: s } },
-      s,
+      statusLabel(s),
     );
     chip.addEventListener("click", () => {
       state.status.has(s) ? state.status.delete(s) : state.status.add(s);

@@ -100,7 +100,7 @@ async function submit(event) {
 
 async function prefill(runId) {
   const run = await get(`/runs/${runId}`);
-  const job = run.config.job || {};
+  const job = run.job || {};
   writeField(field("job.optimizer.name"), job.optimizer?.name || "lion");
   applyOptimizer(form, defaults, job.optimizer?.name || "lion", { fill: false });
   writeFields(form, "job", job);
