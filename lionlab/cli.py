@@ -166,11 +166,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from lionlab.client.sync import sync_path
 
     path = Path(args.path) if args.path else Settings().resolved_spool_dir
-    api = connect(args.api_url)
     try:
+        api = connect(args.api_url)
         totals = sync_path(api, path, echo=lambda line: print(line, flush=True))
     except (RuntimeError, httpx.TransportError) as exc:  # ApiError is a RuntimeError
-        print(f"error: sync stopped, run it again to go on: {exc}", file=sys.stderr)
+        print(f"error: {exc}\nnothing is lost: run `lionlab sync` again to go on", file=sys.stderr)
         return 1
     print(
         f"uploaded {totals.points} points to {totals.runs} run(s) from {path}; "
