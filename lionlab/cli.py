@@ -157,6 +157,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Upload spooled runs (offline runs, runs that ended while the server was down)."""
+    from pathlib import Path
+
+    import httpx
+
+    from lionlab.client import connect
+    from lionlab.client.sync import sync_path
+
+    path = Path(args.path) if args.path else Settings().resolved_spool_dir
+    try:
+        api = connect(args.api_url)
+        totals = sync_path(api, path, echo=lambda line: print(line, flush=True))
+    except (RuntimeError, httpx.TransportError) as exc:  # ApiError is a RuntimeError
+        print(f"error: {exc}\nnothing is lost: run `lionlab sync` again to go on", file=sys.stderr)
+        return 1
+    print(
+        f"uploaded {totals.points} points to {totals.runs} run(s) from {path}; "
+        f"{totals.up_to_date} spool(s) had nothing left to upload",
+        flush=True,
+    )
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from lionlab import launch
 
@@ -269,6 +293,18 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "restore":
             p.add_argument("--force", action="store_true", help="replace an existing database")
         p.set_defaults(func=cmd_backup)
+    p = sub.add_parser(
+        "sync",
+        help="upload spooled runs (offline, or logged while the server was down)",
+        description="Upload the runs spooled on this machine (lionlab.init(mode='offline'), or "
+        "runs that ended while the server was unreachable) exactly once: a second sync uploads "
+        "nothing, and a sync interrupted midway goes on where it stopped.",
+    )
+    p.add_argument(
+        "path", nargs="?", help="a run's spool directory, or a folder of them (LIONLAB_SPOOL_DIR)"
+    )
+    p.add_argument("--api-url", help="server URL (default: LIONLAB_API_URL or the local one)")
+    p.set_defaults(func=cmd_sync)
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     _common(p)
     p.set_defaults(func=cmd_migrate)

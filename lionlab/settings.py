@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     # --- worker / SDK --------------------------------------------------------------------
     api_url: str = Field(default="", description="Where workers and the SDK reach the API.")
     api_token: str = Field(default="", description="Token workers and the SDK send.")
+    spool_dir: Path | None = Field(
+        default=None,
+        description="Where the SDK keeps points the server does not have yet (offline runs, "
+        "outages); `lionlab sync` uploads them. Default: data_dir/spool.",
+    )
+    sdk_memory_points: int = Field(
+        default=500_000,
+        ge=1,
+        description="Points a run keeps in memory (about 100 bytes each) while the server is "
+        "unreachable; beyond that they go to the run's spool on disk.",
+    )
     allowed_task_modules: list[str] = Field(
         default_factory=list,
         description="Module prefixes a worker may import user tasks ('module:function') from, "
@@ -108,6 +119,10 @@ class Settings(BaseSettings):
     @property
     def resolved_checkpoint_dir(self) -> Path:
         return (self.checkpoint_dir or self.data_dir / "checkpoints").expanduser()
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        return (self.spool_dir or self.data_dir / "spool").expanduser()
 
     @property
     def resolved_api_url(self) -> str:

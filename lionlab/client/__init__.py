@@ -1,6 +1,6 @@
 """HTTP client and SDK: the one path metrics take into LionLab (workers use it too)."""
 
-from lionlab.client.batching import BatchSender, resend_spool
+from lionlab.client.batching import BatchSender
 from lionlab.client.http import ApiClient, ApiError
 from lionlab.client.run import Run, attach, connect, init
 
@@ -12,5 +12,4 @@ __all__ = [
     "attach",
     "connect",
     "init",
-    "resend_spool",
 ]

@@ -1,22 +1,31 @@
 """Buffered metric logging: `log()` is a dict update; a background thread sends batches.
 
-Points wait in memory until the server has stored them: a failed send is retried with
-backoff, and the same batch is sent again (the server overwrites a re-sent (key, step), so a
-retry after a lost response never duplicates). `close()` flushes; points still unsent when its
-timeout runs out are written to a spool file that `resend_spool()` delivers later.
+Points wait in memory until the server has stored them. A failed send is retried with the
+client's backoff (`http.retrying`), and neither `log()` nor `flush()` shortens it, however
+full the buffer. Past the memory bound the points move to the run's spool on disk; the sender
+uploads the spool first once the server answers (the server overwrites a re-sent (key, step),
+so a retry after a lost response never duplicates). A 4xx answer (a 409 fencing off a stale
+worker attempt, 404 run gone, 413) stops the sender: nothing resends it, the ApiError is kept
+in `error` for the owner (a worker stops training on a 409; `Run` raises it to the script).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from lionlab.client.http import TRANSIENT_STATUS, ApiClient, ApiError, backoff, dumps
+from tenacity import RetryCallState
+
+from lionlab.client.http import ApiClient, retrying, transient
+from lionlab.client.spool import RunSpool
+from lionlab.settings import Settings
 
 log = logging.getLogger("lionlab.client")
+
+ATTEMPT_HEADER = "X-LionLab-Attempt"
 
 
 class MetricBuffer:
@@ -67,25 +76,38 @@ def columnar(rows: dict[int, dict[str, float]]) -> dict:
 
 
 class BatchSender:
-    """Sends a run's buffered points in the background, by size or every `interval` s."""
+    """Sends a run's buffered points in the background, by size or every `interval` s.
+
+    `run_id` is the run's id, or a function that creates the run and returns its id, called
+    in the background until the server answers. `attempt` (a worker's claim) goes with every
+    batch as the X-LionLab-Attempt header. `spool` receives what waits past `memory_points`
+    points; `offline=True` writes everything to the spool and never calls the server.
+    """
 
     def __init__(
         self,
-        api: ApiClient,
-        run_id: int,
+        api: ApiClient | None,
+        run_id: int | Callable[[], int],
         interval: float = 1.0,
         batch_points: int = 20_000,
         *,
         attempt: int | None = None,
+        spool: RunSpool | None = None,
+        memory_points: int | None = None,
+        offline: bool = False,
     ):
-        self.api, self.run_id = api, run_id
-        # A worker's batches name the attempt its claim got, so late ones are refused (409).
-        self._headers = None if attempt is None else {"X-LionLab-Attempt": str(attempt)}
-        self.error: ApiError | None = None  # the refusal that stopped the sender
-        self.interval, self.batch_points = interval, batch_points
+        self.api, self.interval, self.batch_points = api, interval, batch_points
+        self.run_id: int | None = run_id if isinstance(run_id, int) else None
+        self._create = None if isinstance(run_id, int) else run_id
+        self.headers = {} if attempt is None else {ATTEMPT_HEADER: str(attempt)}
+        self.spool, self.memory_points, self.offline = spool, memory_points, offline
+        self.error: Exception | None = None  # why the sender stopped (e.g. a 409 ApiError)
+        self.failed_tries = 0  # tries that found the server unreachable or failing
         self.buffer = MetricBuffer()
         self._sending = False  # a drained batch is on its way (not in buffer.points)
-        self._wake = threading.Event()
+        self._hurry = False  # close() wants one try now, backoff or not
+        self._wake = threading.Event()  # a batch is full, or flush: send (unless backing off)
+        self._alarm = threading.Event()  # memory full, or close: act even while backing off
         self._closing = threading.Event()
         self._thread = threading.Thread(
             target=self._loop, name=f"lionlab-run-{run_id}", daemon=True
@@ -93,89 +115,163 @@ class BatchSender:
         self._thread.start()
 
     def log(self, metrics: dict[str, float], step: int) -> None:
-        if self.buffer.add(step, metrics) >= self.batch_points:
+        if self.error is not None:
+            return  # stopped: the server refuses this run's points (see `error`)
+        points = self.buffer.add(step, metrics)
+        if points >= self.batch_points:
             self._wake.set()
-
-    def _send_all(self) -> bool:
-        """Send until the buffer is empty; False when a send failed (batch kept)."""
-        self._sending = True
-        try:
-            while (body := self.buffer.drain(self.batch_points)) is not None:
-                try:
-                    self.api.post(
-                        f"/runs/{self.run_id}/metrics", body, retry_for=0, headers=self._headers
-                    )
-                except ApiError as exc:
-                    if exc.status_code < 500 and exc.status_code not in TRANSIENT_STATUS:
-                        # refused (a 409 fences off a stale worker): resending cannot help
-                        self.error = exc
-                        self._closing.set()
-                        log.error("LionLab: metrics of run %s refused: %s", self.run_id, exc)
-                        return False
-                    self.buffer.put_back(body)
-                    return False
-                except Exception as exc:  # kept and retried: the points must not be lost
-                    self.buffer.put_back(body)
-                    log.warning(
-                        "LionLab: could not send metrics of run %s (%s); will retry",
-                        self.run_id,
-                        exc,
-                    )
-                    return False
-            return True
-        finally:
-            self._sending = False
-
-    def _loop(self) -> None:
-        failures = 0
-        while not self._closing.is_set():
-            self._wake.wait(self.interval if failures == 0 else backoff(failures))
-            self._wake.clear()
-            if self._closing.is_set():
-                return
-            failures = 0 if self._send_all() else failures + 1
+        if self._over_memory():
+            self._alarm.set()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send everything buffered now; True once the server has stored all of it."""
+        """Send everything buffered now; True once the server has stored all of it (offline:
+        once it is in the spool), False if not within `timeout` or the sender was stopped by a
+        refusal. While the server is down the sender keeps to its backoff."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._wake.set()  # once: while the server is down the sender keeps to its backoff
-        while (self.buffer.points or self._sending) and self.error is None:
+        self._wake.set()
+        while self._pending() and self.error is None:
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
         return self.error is None
 
-    def close(self, timeout: float | None = 300.0, spool_dir: Path | None = None) -> Path | None:
-        """Flush and stop; returns the spool file holding points that could not be sent."""
-        self.flush(timeout)
+    def close(self, timeout: float | None = 300.0) -> Path | None:
+        """Deliver what is left and stop; returns the spool directory holding what the server
+        does not have (None when it has everything, or refused it: see `error`).
+        `timeout=None` waits for the server however long it is down; otherwise at most
+        `timeout` s, and only while it answers."""
+        if timeout is None:
+            self.flush()
+        elif not self.offline:
+            self._settle(timeout)
         self._closing.set()
+        self._alarm.set()
         self._wake.set()
         self._thread.join()  # an in-flight send ends (stored or put back) before we look
-        if not self.buffer.points or self.error is not None:  # refused points are not kept
+        if self.error is not None:
+            return None  # refused points are not kept: resending cannot help
+        if self.offline:
+            self._spill()
+            return self.spool.path
+        if not self._pending():
             return None
-        return self._spool(spool_dir or Path.home() / ".lionlab" / "spool")
-
-    def _spool(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"run-{self.run_id}-{int(time.time())}.jsonl"
-        with path.open("wb") as f:
-            while (body := self.buffer.drain(self.batch_points)) is not None:
-                f.write(dumps({"run_id": self.run_id, "batch": body}) + b"\n")
-        log.error(
-            "LionLab: server unreachable; unsent points of run %s saved to %s "
-            "(send them later with lionlab.client.resend_spool)",
-            self.run_id,
-            path,
+        if self.spool is None:  # a run created elsewhere (e.g. a worker's)
+            folder = Settings().resolved_spool_dir / f"run-{self.run_id}-{int(time.time())}"
+            self.spool = RunSpool(folder, {"run": {"id": self.run_id}})
+        self._spill()
+        log.warning(
+            "LionLab: the server has not got every point of run %s; they are in %s "
+            "(upload them with `lionlab sync %s`)",
+            self.run_id if self.run_id is not None else "(not created yet)",
+            self.spool.path,
+            self.spool.path,
         )
-        return path
+        return self.spool.path
 
+    def _settle(self, timeout: float) -> None:
+        """Wait up to `timeout` s for delivery, giving up at the first try that fails."""
+        tries = self.failed_tries
+        self._hurry = True
+        self._alarm.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        while self._pending() and self.error is None and self.failed_tries == tries:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
 
-def resend_spool(api: ApiClient, path: Path) -> int:
-    """Deliver a spool file written by close(); returns points sent. Deletes it when done."""
-    sent = 0
-    for line in Path(path).read_text().splitlines():
-        entry = json.loads(line)
-        api.post(f"/runs/{entry['run_id']}/metrics", entry["batch"])
-        sent += sum(v is not None for c in entry["batch"]["metrics"].values() for v in c)
-    Path(path).unlink()
-    return sent
+    def _pending(self) -> bool:
+        """Anything the server (offline: the spool) does not have yet."""
+        if self.buffer.points or self._sending:
+            return True
+        return not self.offline and (
+            self.run_id is None or (self.spool is not None and self.spool.backlog > 0)
+        )
+
+    def _over_memory(self) -> bool:
+        return (
+            self.spool is not None
+            and self.memory_points is not None
+            and self.buffer.points >= self.memory_points
+        )
+
+    def _loop(self) -> None:
+        policy = retrying(
+            stop=lambda _: self._closing.is_set(), sleep=self._pause, before_sleep=self._failed
+        )
+        while not self._closing.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                policy(self._round)
+            except Exception as exc:
+                if transient(exc):  # closing while the server is unreachable
+                    return
+                self.error = exc
+                log.error("LionLab: stopped sending metrics of run %s: %s", self.run_id, exc)
+                return
+
+    def _failed(self, state: RetryCallState) -> None:
+        log.warning(
+            "LionLab: could not send metrics of run %s (%s); retrying in %.1fs",
+            self.run_id if self.run_id is not None else "(not created yet)",
+            state.outcome.exception(),
+            state.upcoming_sleep,
+        )
+
+    def _round(self) -> None:
+        """One try: create the run if needed, upload the spool's backlog, then the buffer."""
+        self._sending, self._hurry = True, False
+        try:
+            if self.offline or self._over_memory():
+                self._spill()
+            if not self.offline:
+                self._deliver()
+        except Exception as exc:
+            if transient(exc):
+                self.failed_tries += 1
+            raise
+        finally:
+            self._sending = False
+
+    def _deliver(self) -> None:
+        if self.run_id is None:
+            self.run_id = self._create()
+            if self.spool is not None:
+                self.spool.mark(run_id=self.run_id)
+        if self.spool is not None and self.spool.backlog > 0:
+            for line, entry in self.spool.unsent():
+                self._post(entry["points"])
+                self.spool.mark(lines=line)
+        while (body := self.buffer.drain(self.batch_points)) is not None:
+            try:
+                self._post(body)
+            except BaseException:
+                self.buffer.put_back(body)  # kept: the points must not be lost
+                raise
+
+    def _post(self, body: dict) -> None:
+        path = f"/runs/{self.run_id}/metrics"
+        self.api.post(path, body, retry_for=0, headers=self.headers)
+
+    def _pause(self, seconds: float) -> None:
+        """Backoff between tries. log() and flush() do not shorten it; close() does. A full
+        memory is spilled to the spool meanwhile (that sends no request)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self._closing.is_set():
+            if not self._alarm.wait(left):
+                return
+            self._alarm.clear()
+            if self._hurry:
+                return
+            if self._over_memory():
+                self._spill()
+
+    def _spill(self) -> None:
+        """Move every buffered point into the spool, in batches of `batch_points`."""
+        while (body := self.buffer.drain(self.batch_points)) is not None:
+            try:
+                self.spool.append({"points": body})
+            except BaseException:
+                self.buffer.put_back(body)
+                raise

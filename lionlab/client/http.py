@@ -1,27 +1,49 @@
-"""HTTP access to the LionLab API with retries for transient failures."""
+"""HTTP access to the LionLab API: transient failures retried (tenacity), 4xx raised at once."""
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
-import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_before_delay,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.stop import StopBaseT
 
 log = logging.getLogger("lionlab.client")
 
-# Worth retrying: the server or its database restarting, overload, a dropped connection.
-TRANSIENT_STATUS = {429, 502, 503, 504}
+# Worth retrying besides any 5xx: the server asking us to slow down.
+TOO_MANY_REQUESTS = 429
+# Longest Retry-After honoured (s); a larger one is capped so a sender keeps trying.
+MAX_RETRY_AFTER = 60.0
+# Equal jitter: half of each wait is fixed (0.125, 0.25, ... capped at 5 s) and half random,
+# so a client never retries faster than the fixed half and clients restarting together spread.
+BACKOFF = wait_exponential(multiplier=0.125, max=5) + wait_random_exponential(
+    multiplier=0.125, max=5
+)
 
 
 class ApiError(RuntimeError):
-    """The API refused a request (4xx); the message is the server's, naming the field."""
+    """The API refused a request; the message is the server's, naming the field."""
 
-    def __init__(self, status_code: int, detail: Any):
-        self.status_code, self.detail = status_code, detail
+    def __init__(self, status_code: int, detail: Any, retry_after: float | None = None):
+        self.status_code, self.detail, self.retry_after = status_code, detail, retry_after
         super().__init__(f"{status_code}: {_describe(detail)}")
+
+    @property
+    def transient(self) -> bool:
+        """5xx and 429: the server may take the same request later."""
+        return self.status_code >= 500 or self.status_code == TOO_MANY_REQUESTS
 
 
 def _describe(detail: Any) -> str:
@@ -32,14 +54,37 @@ def _describe(detail: Any) -> str:
     return str(detail)
 
 
+def transient(exc: BaseException) -> bool:
+    """Worth retrying: the server unreachable, timing out, restarting or overloaded."""
+    if isinstance(exc, ApiError):
+        return exc.transient
+    return isinstance(exc, httpx.TransportError)
+
+
+def backoff_wait(state: RetryCallState) -> float:
+    """Seconds before the next try: the server's Retry-After when it sent one, else BACKOFF."""
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, ApiError) and exc.retry_after is not None:
+        return exc.retry_after
+    return BACKOFF(state)
+
+
+def retrying(stop: StopBaseT, sleep: Callable[[float], None] = time.sleep, **kw: Any) -> Retrying:
+    """The retry policy: transient errors only, backoff_wait between tries, until `stop`
+    (e.g. `stop_before_delay(60)`); then the last error is raised as it was."""
+    return Retrying(
+        retry=retry_if_exception(transient),
+        wait=backoff_wait,
+        stop=stop,
+        sleep=sleep,
+        reraise=True,
+        **kw,
+    )
+
+
 def dumps(body: Any) -> bytes:
     """JSON with NaN and +/-Infinity kept (the API accepts them as literals)."""
     return json.dumps(body, allow_nan=True, separators=(",", ":")).encode()
-
-
-def backoff(attempt: int, base: float = 0.25, cap: float = 10.0) -> float:
-    """Seconds before retry `attempt` (0-based): exponential with jitter, capped."""
-    return min(cap, base * 2**attempt) * (0.5 + random.random() / 2)
 
 
 class ApiClient:
@@ -63,29 +108,23 @@ class ApiClient:
         retry_for: float | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        deadline = time.monotonic() + (self.retry_for if retry_for is None else retry_for)
+        """One API call; `retry_for=0` tries once (callers with their own backoff)."""
         content = None if body is None else dumps(body)
-        for attempt in range(1_000_000):
-            try:
-                r = self._http.request(
-                    method, f"/api/v1{path}", content=content, params=params, headers=headers
-                )
-            except httpx.TransportError as exc:
-                error: Exception = exc
-            else:
-                if r.status_code < 400:
-                    return r.json() if r.content else None
-                if r.status_code not in TRANSIENT_STATUS:
-                    raise ApiError(r.status_code, _detail(r))
-                error = ApiError(r.status_code, _detail(r))
-            wait = backoff(attempt)
-            if time.monotonic() + wait > deadline:
-                raise error
-            log.warning(
-                "LionLab API %s %s failed (%s); retrying in %.1fs", method, path, error, wait
-            )
-            time.sleep(wait)
-        raise AssertionError("unreachable")
+        policy = retrying(
+            stop_before_delay(self.retry_for if retry_for is None else retry_for),
+            before_sleep=lambda s: _log_retry(method, path, s),
+        )
+        return policy(self._once, method, path, content, params, headers)
+
+    def _once(
+        self, method: str, path: str, content: bytes | None, params: dict | None, headers: dict
+    ) -> Any:
+        r = self._http.request(
+            method, f"/api/v1{path}", content=content, params=params, headers=headers
+        )
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, _detail(r), _retry_after(r))
+        return r.json() if r.content else None
 
     def get(self, path: str, **params) -> Any:
         return self.request("GET", path, params=params or None)
@@ -93,11 +132,21 @@ class ApiClient:
     def post(self, path: str, body: Any = None, **kw) -> Any:
         return self.request("POST", path, body, **kw)
 
-    def patch(self, path: str, body: Any) -> Any:
-        return self.request("PATCH", path, body)
+    def patch(self, path: str, body: Any, **kw) -> Any:
+        return self.request("PATCH", path, body, **kw)
 
     def close(self) -> None:
         self._http.close()
+
+
+def _log_retry(method: str, path: str, state: RetryCallState) -> None:
+    log.warning(
+        "LionLab API %s %s failed (%s); retrying in %.1fs",
+        method,
+        path,
+        state.outcome.exception(),
+        state.upcoming_sleep,
+    )
 
 
 def _detail(r: httpx.Response) -> Any:
@@ -105,3 +154,18 @@ def _detail(r: httpx.Response) -> Any:
         return r.json().get("detail", r.text)
     except (ValueError, AttributeError):
         return r.text
+
+
+def _retry_after(r: httpx.Response) -> float | None:
+    """Retry-After of a 429/503 in seconds (delta-seconds or an HTTP date), capped."""
+    value = r.headers.get("retry-after")
+    if value is None or r.status_code not in (TOO_MANY_REQUESTS, 503):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)

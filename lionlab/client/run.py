@@ -1,14 +1,25 @@
-"""The SDK: `run = lionlab.init(project=...)`, `run.log({...}, step=...)`, `run.finish()`."""
+"""The SDK: `run = lionlab.init(project=...)`, `run.log({...}, step=...)`, `run.finish()`.
+
+Training never waits for the server: `init` returns at once and the run is created in the
+background when the server answers; points wait in memory, then in the run's spool on disk
+(`lionlab.client.spool`), which `lionlab sync` uploads if the script ends first.
+"""
 
 from __future__ import annotations
 
 import atexit
+import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from lionlab.client.batching import BatchSender
-from lionlab.client.http import ApiClient, ApiError
+from lionlab.client.http import ApiClient, ApiError, dumps, transient
+from lionlab.client.spool import RunSpool
 from lionlab.settings import Settings
+
+# Longest a finish waits for the server to take the end status once the points are stored.
+FINISH_RETRY_S = 10.0
 
 
 def connect(
@@ -31,56 +42,111 @@ def connect(
     return ApiClient(api_url or settings.resolved_api_url, token, retry_for=retry_for)
 
 
-def project_id(api: ApiClient, name: str) -> int:
+def project_id(api: ApiClient, name: str, retry_for: float | None = None) -> int:
     """The id of project `name`, creating it when the token may."""
-    found = api.get("/projects", name=name)["items"]
-    if found:
-        return found[0]["id"]
+    found = api.request("GET", "/projects", params={"name": name}, retry_for=retry_for)
+    if found["items"]:
+        return found["items"][0]["id"]
     try:
-        return api.post("/projects", {"name": name})["id"]
+        return api.post("/projects", {"name": name}, retry_for=retry_for)["id"]
     except ApiError as exc:
+        if exc.transient:
+            raise
         raise RuntimeError(
             f"project {name!r} does not exist and this token cannot create it ({exc})"
         ) from exc
+
+
+def create_run(api: ApiClient, spec: dict[str, Any], retry_for: float | None = None) -> dict:
+    """Create the run `spec` describes (project name, client_key, config, ...). A repeat with
+    the same client_key answers the run created the first time, so creating is idempotent."""
+    body = {k: v for k, v in spec.items() if k != "project"}
+    body["project_id"] = project_id(api, spec["project"], retry_for)
+    return api.post("/runs", body, retry_for=retry_for)
 
 
 class Run:
     """A run being logged. `log` only buffers; points travel in the background."""
 
     def __init__(
-        self, api: ApiClient, run: dict, interval: float = 1.0, batch_points: int = 20_000
+        self,
+        api: ApiClient | None,
+        spool: RunSpool,
+        run: dict | None = None,
+        *,
+        offline: bool = False,
+        interval: float = 1.0,
+        batch_points: int = 20_000,
+        memory_points: int | None = None,
     ):
-        self.api, self.info = api, run
-        self.id: int = run["id"]
-        self._sender = BatchSender(api, self.id, interval=interval, batch_points=batch_points)
+        self.api, self.spool = api, spool
+        self.info: dict | None = run  # the server's Run object, once created
+        self._sender = BatchSender(
+            api,
+            run["id"] if run else self._create,
+            interval=interval,
+            batch_points=batch_points,
+            spool=spool,
+            memory_points=memory_points,
+            offline=offline,
+        )
         self._step = -1
         self._finished = False
         atexit.register(self._at_exit)
 
+    @property
+    def id(self) -> int | None:
+        """The run's id on the server; None until the server has created it."""
+        return self._sender.run_id
+
+    def _create(self) -> int:
+        self.info = create_run(self.api, self.spool.header(), retry_for=0)
+        return self.info["id"]
+
     def log(self, metrics: dict[str, float], step: int | None = None) -> None:
-        """Record metric values at `step` (default: the step after the last one logged)."""
+        """Record metric values at `step` (default: the step after the last one logged).
+        Raises the server's refusal (ApiError) once it has refused this run's points."""
+        self._raise_refusal()
         step = self._step + 1 if step is None else int(step)
         self._step = max(self._step, step)
         self._sender.log({k: float(v) for k, v in metrics.items()}, step)
 
     def flush(self, timeout: float | None = None) -> bool:
-        return self._sender.flush(timeout)
+        """True once the server has every point logged so far (offline: the spool has)."""
+        stored = self._sender.flush(timeout)
+        self._raise_refusal()
+        return stored
+
+    def _raise_refusal(self) -> None:
+        if self._sender.error is not None:
+            raise self._sender.error
 
     def finish(
         self, status: str = "succeeded", error: str | None = None, timeout: float | None = 300.0
     ) -> Path | None:
-        """Deliver every point, then mark the run finished. Returns a spool file if the
-        server could not be reached in `timeout` seconds (nothing is lost)."""
+        """Deliver every point, then mark the run finished. Waits at most `timeout` s, and
+        only while the server answers; what it has not got then, the end status included,
+        stays in the spool directory returned (`lionlab sync` delivers it; nothing is lost)."""
         if self._finished:
             return None
         self._finished = True
-        spool = self._sender.close(timeout)
-        body: dict[str, Any] = {"status": status}
-        if error is not None:
-            body["error"] = error
-        if spool is None:
-            self.api.patch(f"/runs/{self.id}", body)
-        return spool
+        end = {"status": status, "error": error}
+        spooled = self._sender.close(timeout)
+        self._raise_refusal()
+        if spooled is None:
+            body = {k: v for k, v in end.items() if v is not None}
+            retry_for = FINISH_RETRY_S if timeout is None else min(timeout, FINISH_RETRY_S)
+            try:
+                self.api.patch(f"/runs/{self.id}", body, retry_for=retry_for)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+            else:
+                if self.spool.exists:
+                    self.spool.mark(ended=True)
+                return None
+        self.spool.append({"end": end})
+        return self.spool.path
 
     def _at_exit(self) -> None:
         if not self._finished:
@@ -95,17 +161,34 @@ def init(
     optimizer: str | None = None,
     api_url: str | None = None,
     token: str | None = None,
+    mode: Literal["online", "offline"] = "online",
 ) -> Run:
-    """Start a run in `project` and return it, ready to log."""
-    api = connect(api_url, token)
-    body = {"project_id": project_id(api, project), "config": config or {}, "tags": tags or []}
+    """Start a run in `project` and return it at once, ready to log; the run is created
+    in the background when the server answers. `mode="offline"` only writes the run's spool
+    (upload it later with `lionlab sync`)."""
+    if mode not in ("online", "offline"):
+        raise ValueError(f"mode must be 'online' or 'offline', not {mode!r}")
+    settings = Settings()
+    spec: dict[str, Any] = {
+        "project": project,
+        "client_key": uuid.uuid4().hex,
+        "config": config or {},
+        "tags": tags or [],
+    }
     if name:
-        body["name"] = name
+        spec["name"] = name
     if optimizer:
-        body["optimizer"] = optimizer
-    return Run(api, api.post("/runs", body))
+        spec["optimizer"] = optimizer
+    dumps(spec)  # a config that cannot be sent fails here, not later in the background
+    folder = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec['client_key']}"
+    spool = RunSpool(settings.resolved_spool_dir / folder, {"run": spec})
+    api = None if mode == "offline" else connect(api_url, token, settings)
+    if mode == "offline":
+        spool.create()  # the run is synced even if it logs nothing
+    return Run(api, spool, offline=mode == "offline", memory_points=settings.sdk_memory_points)
 
 
 def attach(run_id: int, api: ApiClient, **kw) -> Run:
     """Log to an existing run (workers use this for the run they claimed)."""
-    return Run(api, api.get(f"/runs/{run_id}"), **kw)
+    folder = Settings().resolved_spool_dir / f"run-{run_id}-{int(time.time())}"
+    return Run(api, RunSpool(folder, {"run": {"id": run_id}}), api.get(f"/runs/{run_id}"), **kw)

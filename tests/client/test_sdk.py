@@ -8,18 +8,11 @@ import pytest
 from support.live import start_server
 
 import lionlab
-from lionlab.client import ApiClient, connect, resend_spool
+from lionlab.client import ApiClient, ApiError, BatchSender, connect
 from lionlab.client.batching import columnar
+from lionlab.client.spool import RunSpool
+from lionlab.client.sync import sync_path
 from lionlab_server.throwaway import free_port
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    srv = start_server(tmp_path / "data")
-    monkeypatch.setenv("LIONLAB_API_URL", srv.url)
-    monkeypatch.setenv("LIONLAB_API_TOKEN", srv.token)
-    yield srv
-    srv.stop()
 
 
 def _series(server, run_id, key):
@@ -79,22 +72,88 @@ def test_points_survive_a_server_outage_without_duplicates(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-def test_unreachable_server_spools_and_resend_delivers(server, tmp_path):
-    api = connect()
+def test_a_finish_that_cannot_reach_the_server_spools_and_sync_delivers(server):
     run = lionlab.init(project="spool")
-    run_id = run.id
+    assert run.flush(timeout=60)  # the run exists on the server
     server.proc.send_signal(19)  # SIGSTOP: the server hangs, requests time out
     try:
         run.api._http.timeout = httpx.Timeout(0.5)
         for step in range(50):
             run.log({"loss": 0.5}, step=step)
-        spool = run._sender.close(timeout=1.5, spool_dir=tmp_path / "spool")
+        spool = run.finish(timeout=30)  # gives up at the first try that times out
     finally:
         server.proc.send_signal(18)  # SIGCONT
-    assert spool is not None and spool.exists()
-    assert resend_spool(api, spool) == 50 and not spool.exists()
-    assert _series(server, run_id, "loss")["steps"] == list(range(50))
-    run._finished = True
+    assert spool is not None and [e.keys() for e in RunSpool(spool).entries()][-1] == {"end"}
+    totals = sync_path(connect(), spool, echo=lambda line: None)
+    assert (totals.runs, totals.points) == (1, 50)
+    assert _series(server, run.id, "loss")["steps"] == list(range(50))
+    info = httpx.get(f"{server.url}/api/v1/runs/{run.id}", headers=server.headers).json()
+    assert info["status"] == "succeeded"
+
+
+def test_a_4xx_on_a_batch_stops_the_sender(server):
+    sender = BatchSender(connect(), 999999, interval=0.05)
+    sender.log({"loss": 1.0}, step=0)
+    assert sender.flush(timeout=30) is False
+    assert sender.error.status_code == 404 and "run 999999" in str(sender.error)
+
+
+@pytest.mark.slow
+def test_a_refused_batch_is_raised_to_the_script(tmp_path, monkeypatch):
+    srv = start_server(tmp_path / "data", env={"LIONLAB_MAX_BATCH_POINTS": "50"})
+    monkeypatch.setenv("LIONLAB_API_URL", srv.url)
+    monkeypatch.setenv("LIONLAB_API_TOKEN", srv.token)
+    try:
+        run = lionlab.init(project="refused")
+        for step in range(100):  # one batch of 100 points: over the server's limit
+            run.log({"loss": 1.0}, step=step)
+        with pytest.raises(ApiError, match="over the limit of 50") as err:
+            run.flush(timeout=60)
+        assert err.value.status_code == 413
+        with pytest.raises(ApiError):
+            run.log({"loss": 1.0}, step=100)
+        with pytest.raises(ApiError):
+            run.finish()
+    finally:
+        srv.stop()
+
+
+JOB = {"task": "char_lm", "steps": 10, "optimizer": {"name": "adamw"}}
+
+
+def _claim(api, run_id, worker, timeout=60.0) -> int:
+    """Claim the job as `worker` once it is queued; returns the attempt number."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return api.post(f"/runs/{run_id}/claim", {"worker": worker})["attempts"]
+        except ApiError as exc:
+            if exc.status_code != 409 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_batches_of_a_stale_attempt_are_fenced_off_and_stop_its_sender(tmp_path):
+    # The server requeues a job whose worker is silent for a second (no heartbeats here).
+    srv = start_server(tmp_path / "data", env={"LIONLAB_LOST_AFTER": "1"})
+    try:
+        api = ApiClient(srv.url, srv.token)
+        project = api.post("/projects", {"name": "fenced"})["id"]
+        run_id = api.post("/runs", {"project_id": project, "job": JOB})["id"]
+        first = BatchSender(api, run_id, interval=0.05, attempt=_claim(api, run_id, "w1"))
+        first.log({"train_loss": 1.0}, step=1)
+        assert first.flush(timeout=30)
+        second = BatchSender(api, run_id, interval=0.05, attempt=_claim(api, run_id, "w2"))
+        assert second.headers == {"X-LionLab-Attempt": "2"}
+        first.log({"train_loss": 9.0}, step=2)  # late: the run is attempt 2's now
+        assert first.flush(timeout=30) is False
+        assert first.error.status_code == 409 and "attempt" in str(first.error)
+        second.log({"train_loss": 2.0}, step=2)
+        assert second.close() is None and first.close() is None
+        assert _series(srv, run_id, "train_loss")["values"] == [1.0, 2.0]
+    finally:
+        srv.stop()
 
 
 def test_api_errors_carry_the_servers_message(server):

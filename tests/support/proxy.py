@@ -1,6 +1,9 @@
-"""A TCP proxy the fault tests put between a worker and the API server, to partition them.
+"""A TCP proxy the fault tests put between a client (worker, SDK) and the API server.
 
-`partition()` blackholes: open connections stay open but their bytes go nowhere, and new
+`down()` is an outage: open connections are cut and each new one is accepted and closed at
+once (the client sees the server drop it, as when it restarts), counted in `refused`, so a
+test counts on the server's side of the wire every request tried during the outage; `up()`
+ends it. `partition()` blackholes: open connections stay open but their bytes go nowhere, and new
 connections are accepted and never answered, as when a network drops packets (the client
 sees no error, only a request that never ends). `heal()` resets the blackholed connections
 (their clients see the drop and reconnect) and forwards again. The proxy also reads the HTTP
@@ -58,6 +61,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._links: list[_Link] = []
         self._cut = False
+        self._down = False
+        self.refused = 0  # connections closed unanswered while down
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
@@ -81,6 +86,17 @@ class TcpProxy:
             )
         for link in cut:
             link.close()
+
+    def down(self) -> None:
+        with self._lock:
+            self._down = True
+            links, self._links = self._links, []
+        for link in links:
+            link.close()
+
+    def up(self) -> None:
+        with self._lock:
+            self._down = False
 
     def seen(self, method: str, path: str) -> list[Exchange]:
         """The exchanges so far whose request was `method path` (path without the query)."""
@@ -112,7 +128,11 @@ class TcpProxy:
             except OSError:  # stop() closed the listener
                 return
             with self._lock:
-                cut = self._cut
+                cut, down = self._cut, self._down
+                self.refused += down
+            if down:
+                client.close()
+                continue
             upstream = None if cut else _connect(self.target)
             if upstream is None and not cut:
                 client.close()  # the server is down: the client sees a refused connection

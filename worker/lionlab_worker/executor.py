@@ -76,8 +76,10 @@ class ApiSink:
         self.sender.log(metrics, step)
 
     def should_stop(self) -> str | None:
-        if self.sender.error is not None and self.sender.error.status_code == 409:
+        if getattr(self.sender.error, "status_code", None) == 409:
             return LOST  # the run was requeued: a later attempt owns it now
+        if self.sender.error is not None:
+            raise self.sender.error  # its points are refused: the run cannot be recorded
         return self._stop
 
     def sync(self) -> bool:
