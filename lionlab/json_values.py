@@ -15,6 +15,9 @@ import math
 from typing import Any
 
 MAX_DEPTH = 64  # levels of objects/arrays in a stored value; orjson's own limit is 254
+# Values (scalars and containers) in one stored value; bounds the walk over a YAML document
+# whose aliases repeat one list inside another (a "billion laughs" from a few lines).
+MAX_NODES = 1_000_000
 INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -67,8 +70,12 @@ def _check_scalar(value: Any, path: str) -> None:
 def check_json_value(value: Any, path: str = "", max_depth: int = MAX_DEPTH) -> None:
     """Raise JsonValueError at a part of `value` that breaks the rules above."""
     stack: list[tuple[Any, str, int]] = [(value, path, 1)]
+    visited = 0
     while stack:  # iterative: a deep value must not hit Python's recursion limit
         item, where, depth = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise JsonValueError(path, f"holds more than {MAX_NODES} values")
         if isinstance(item, (dict, list, tuple)):
             if depth > max_depth:
                 raise JsonValueError(where, f"nests deeper than {max_depth} levels")

@@ -308,6 +308,10 @@ def parse_spec_text(text: str) -> SweepSpec:
     data = _parse_text(text)
     if not isinstance(data, dict):
         raise SpecError([("", f"a sweep spec must be a mapping, got {type(data).__name__}")])
+    try:  # before validation walks it: YAML aliases can make a few lines hold 10**9 values
+        check_json_value(data)
+    except JsonValueError as exc:
+        raise SpecError([(exc.path, exc.message)]) from None
     return parse_spec(data)
 
 
@@ -316,9 +320,13 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _parse_text(text: str) -> Any:
+    # RecursionError: brackets nested thousands deep; ValueError: an integer over Python's
+    # 4300-digit conversion limit. Neither is a spec.
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except RecursionError:
+        raise SpecError([("", "nests too deep to be a sweep spec")]) from None
+    except (json.JSONDecodeError, ValueError):
         pass
     try:
         import yaml  # only YAML specs need PyYAML; JSON ones do not
@@ -327,5 +335,7 @@ def _parse_text(text: str) -> Any:
         raise SpecError([("", message)]) from None
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise SpecError([("", f"not valid JSON or YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([("", "nests too deep to be a sweep spec")]) from None

@@ -229,6 +229,30 @@ def test_a_sweep_spec_with_unstorable_numbers_or_text_is_422(api, project, over,
     assert_no_runs(api)
 
 
+def _alias_bomb() -> str:
+    """Nine lines of YAML whose aliases hold 10**9 values once expanded."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(8):
+        name, inner = chr(98 + i), chr(97 + i)
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{inner}"] * 10) + "]")
+    return "\n".join([*lines, "name: s"])
+
+
+SPEC_TEXTS = {
+    "json_nested_5000_deep": "[" * 5000 + "]" * 5000,
+    "unclosed_100000_braces": "{" * 100_000,
+    "yaml_5000_digit_int": "name: " + "9" * 5000,
+    "yaml_alias_bomb": _alias_bomb(),
+}
+
+
+@pytest.mark.parametrize("case", SPEC_TEXTS)
+def test_a_sweep_spec_text_that_cannot_be_a_spec_is_422(api, project, case):
+    r = api.post("/sweeps", json={"project_id": project, "spec": SPEC_TEXTS[case]})
+    assert_refused(r, 422, ["body", "spec"])
+    assert api.get("/sweeps").json()["total"] == 0
+
+
 def test_a_body_nested_too_deep_is_422_on_every_route(api, project):
     run = api.run(project, name="keep")
     deep = nested(DEEP)
