@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lionlab.client.batching import BatchSender
-from lionlab.client.http import ApiClient, ApiError, dumps, transient
+from lionlab.client.http import ApiClient, ApiError, transient
 from lionlab.client.spool import RunSpool
+from lionlab.json_values import check_json_value
 from lionlab.settings import Settings
 
 # Longest a finish waits for the server to take the end status once the points are stored.
 FINISH_RETRY_S = 10.0
+MAX_ERROR_CHARS = 100_000  # runs.error as the API takes it
 
 
 def connect(
@@ -130,6 +132,8 @@ class Run:
         if self._finished:
             return None
         self._finished = True
+        if error is not None and len(error) > MAX_ERROR_CHARS:  # keep a traceback's end
+            error = "...\n" + error[-(MAX_ERROR_CHARS - 4) :]
         end = {"status": status, "error": error}
         spooled = self._sender.close(timeout)
         self._raise_refusal()
@@ -179,7 +183,9 @@ def init(
         spec["name"] = name
     if optimizer:
         spec["optimizer"] = optimizer
-    dumps(spec)  # a config that cannot be sent fails here, not later in the background
+    # A config the server would refuse (NaN, Infinity, too deep, NUL) fails here, with the
+    # same rule and message, not later in the background.
+    check_json_value(spec["config"], "config")
     folder = f"{time.strftime('%Y%m%d-%H%M%S')}-{spec['client_key']}"
     spool = RunSpool(settings.resolved_spool_dir / folder, {"run": spec})
     api = None if mode == "offline" else connect(api_url, token, settings)

@@ -29,6 +29,16 @@ def test_columnar_body_marks_keys_missing_at_a_step_as_null():
     assert body == {"steps": [0, 5], "metrics": {"loss": [1.0, 0.5], "eval_loss": [None, 0.7]}}
 
 
+@pytest.mark.parametrize("config", [{"lr": math.nan}, {"wd": math.inf}, {"a": "x\x00"}])
+def test_a_config_the_server_would_refuse_fails_at_init(config, tmp_path, monkeypatch):
+    """The server answers a NaN/Infinity/NUL config with 422; init says so at once, before
+    anything is spooled or sent in the background."""
+    monkeypatch.setenv("LIONLAB_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="config"):
+        lionlab.init(project="p", config=config, mode="offline")
+    assert not any(tmp_path.rglob("spool.jsonl"))
+
+
 @pytest.mark.slow
 def test_init_log_finish(server):
     run = lionlab.init(project="sdk", config={"lr": 3e-4}, optimizer="lion", tags=["t"])
