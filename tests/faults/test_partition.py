@@ -21,7 +21,7 @@ from support.ledger import (
 )
 from support.proxy import TcpProxy
 
-STEPS = 60
+STEPS = 40
 
 
 def _pid(run: dict) -> int:

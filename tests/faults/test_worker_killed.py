@@ -18,7 +18,7 @@ from support.proxy import TcpProxy
 
 from lionlab_server.throwaway import Stack
 
-STEPS = 60
+STEPS = 40
 CHECKPOINT_INTERVAL = 10
 STEPS_AFTER_REDISPATCH = 20
 
@@ -28,7 +28,7 @@ def _killed_worker_run_resumes(stack: Stack) -> None:
     rid = stack.submit(char_lm_job(STEPS, checkpoint_interval=CHECKPOINT_INTERVAL))
     stack.wait(rid, lambda r: r["status"] == "running")
     second = stack.start_worker()  # idle (no other job) until the run is requeued
-    stack.wait(rid, lambda r: last_step(stack, r["id"]) >= 25)
+    stack.wait(rid, lambda r: last_step(stack, r["id"]) >= 15)
     first.send_signal(signal.SIGKILL)
     first.wait()
     killed_at = time.time()
