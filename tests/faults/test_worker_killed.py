@@ -58,15 +58,7 @@ def test_sigkilled_worker_on_the_embedded_broker(stacks):
     _killed_worker_run_resumes(stacks())  # SQLite and the embedded broker
 
 
-@pytest.mark.slow
-@pytest.mark.redis
-@pytest.mark.postgres
-def test_worker_killed_between_taking_a_message_and_claiming_its_run(
-    stacks, pg_database, redis_db_url
-):
-    # The broker would redeliver the unacked message only after its visibility timeout (12 h);
-    # the run must be re-dispatched well before that, and trained once.
-    stack = stacks(database_url=pg_database, broker_url=redis_db_url, workers=0)
+def _unclaimed_message_is_sent_again(stack: Stack) -> None:
     host, port = stack.server.url.removeprefix("http://").split(":")
     proxy = TcpProxy((host, int(port)))
     try:
@@ -85,3 +77,21 @@ def test_worker_killed_between_taking_a_message_and_claiming_its_run(
     assert_ended(run)
     assert run["attempts"] == 1 and run["worker"].split(":")[1] == str(second.pid), run
     assert_job_stored_once(stack, rid, STEPS_AFTER_REDISPATCH)
+
+
+# The broker would hand the taken message out again only after its visibility timeout (12 h on
+# Redis; never on the embedded broker): the run must be sent again within LOST_AFTER instead.
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_worker_killed_between_taking_a_message_and_claiming_its_run(
+    stacks, pg_database, redis_db_url
+):
+    _unclaimed_message_is_sent_again(
+        stacks(database_url=pg_database, broker_url=redis_db_url, workers=0)
+    )
+
+
+@pytest.mark.slow
+def test_worker_killed_before_its_claim_on_the_embedded_broker(stacks):
+    _unclaimed_message_is_sent_again(stacks(workers=0))
