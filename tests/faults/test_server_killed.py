@@ -21,7 +21,7 @@ from support.ledger import (
 
 from lionlab_server.throwaway import start_server
 
-JOB_STEPS = 40
+JOB_STEPS = 60
 SCRIPT_STEPS = 30_000
 # Longer than the outage: the worker keeps its run (no requeue), as it should when only the
 # server restarted.
@@ -33,7 +33,7 @@ def test_sigkilled_server_restarts_and_both_writers_store_every_point_once(stack
     stack = stacks(lost_after=LOST_AFTER)
     job = stack.submit(char_lm_job(JOB_STEPS))
     stack.wait(job, lambda r: last_step(stack, r["id"]) >= 5)
-    script, run = sdk_logger.start(stack.server.url, stack.server.token, SCRIPT_STEPS, 0.2)
+    script, run = sdk_logger.start(stack.server.url, stack.server.token, SCRIPT_STEPS, 0.3)
     stack.wait(run, lambda r: last_step(stack, r["id"], "loss") >= 3000)
 
     port = stack.server.url.rsplit(":", 1)[1]
