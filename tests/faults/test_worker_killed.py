@@ -8,24 +8,25 @@ import time
 
 import pytest
 from support.ledger import (
+    CHECKPOINT_INTERVAL,
     assert_ended,
     assert_job_stored_once,
     char_lm_job,
     last_step,
     resumed_from,
+    worker_pid,
 )
 from support.proxy import TcpProxy
 
 from lionlab_server.throwaway import Stack
 
 STEPS = 40
-CHECKPOINT_INTERVAL = 10
 STEPS_AFTER_REDISPATCH = 20
 
 
 def _killed_worker_run_resumes(stack: Stack) -> None:
     (first,) = stack.workers
-    rid = stack.submit(char_lm_job(STEPS, checkpoint_interval=CHECKPOINT_INTERVAL))
+    rid = stack.submit(char_lm_job(STEPS))
     stack.wait(rid, lambda r: r["status"] == "running")
     second = stack.start_worker()  # idle (no other job) until the run is requeued
     stack.wait(rid, lambda r: last_step(stack, r["id"]) >= 15)
@@ -36,7 +37,7 @@ def _killed_worker_run_resumes(stack: Stack) -> None:
 
     run = stack.wait_done(rid, timeout=180)
     assert_ended(run)
-    assert run["attempts"] == 2 and run["worker"].split(":")[1] == str(second.pid), run
+    assert run["attempts"] == 2 and worker_pid(run) == second.pid, run
     assert_job_stored_once(stack, rid, STEPS)
     # The second attempt resumed from a checkpoint the first had stored every point up to,
     # and rewrote every step after it.
@@ -59,8 +60,7 @@ def test_sigkilled_worker_on_the_embedded_broker(stacks):
 
 
 def _unclaimed_message_is_sent_again(stack: Stack) -> None:
-    host, port = stack.server.url.removeprefix("http://").split(":")
-    proxy = TcpProxy((host, int(port)))
+    proxy = TcpProxy.in_front_of(stack.server.url)
     try:
         proxy.partition()  # the worker's claim reaches nobody and is never answered
         doomed = stack.start_worker(api_url=proxy.url)
@@ -75,7 +75,7 @@ def _unclaimed_message_is_sent_again(stack: Stack) -> None:
 
     run = stack.wait_done(rid, timeout=180)
     assert_ended(run)
-    assert run["attempts"] == 1 and run["worker"].split(":")[1] == str(second.pid), run
+    assert run["attempts"] == 1 and worker_pid(run) == second.pid, run
     assert_job_stored_once(stack, rid, STEPS_AFTER_REDISPATCH)
 
 
