@@ -12,7 +12,7 @@ import time
 import pytest
 from support.ledger import assert_ended, assert_job_stored_once, char_lm_job, last_step
 
-STEPS = 40
+STEPS = 20
 WORKERS = 2
 JOBS = 4
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from support.ledger import (
+    CHECKPOINT_INTERVAL,
     STEP_KEYS,
     assert_ended,
     assert_job_stored_once,
@@ -18,22 +19,18 @@ from support.ledger import (
     last_step,
     raw_series,
     resumed_from,
+    worker_pid,
 )
 from support.proxy import TcpProxy
 
-STEPS = 60
-
-
-def _pid(run: dict) -> int:
-    return int(run["worker"].split(":")[1])  # worker names are host:pid:device
+STEPS = 40
 
 
 @pytest.fixture
 def proxied_stack(stacks, pg_database, redis_db_url):
     """(stack, proxy): a stack with no worker yet, and a proxy in front of its server."""
     stack = stacks(database_url=pg_database, broker_url=redis_db_url, workers=0)
-    host, port = stack.server.url.removeprefix("http://").split(":")
-    proxy = TcpProxy((host, int(port)))
+    proxy = TcpProxy.in_front_of(stack.server.url)
     yield stack, proxy
     proxy.stop()
 
@@ -46,19 +43,19 @@ def test_partitioned_worker_is_fenced_off_and_another_finishes_its_run(proxied_s
     stale = stack.start_worker(api_url=proxy.url)
     rid = stack.submit(char_lm_job(STEPS))
     stack.wait(rid, lambda r: last_step(stack, r["id"]) >= 15)
-    assert _pid(stack.run(rid)) == stale.pid
+    assert worker_pid(stack.run(rid)) == stale.pid
     second = stack.start_worker()  # idle (no other job) until the run is requeued
 
     proxy.partition()
     cut_at = time.time()
     taken = stack.wait(rid, lambda r: r["attempts"] == 2 and r["status"] == "running")
-    assert _pid(taken) == second.pid, taken
+    assert worker_pid(taken) == second.pid, taken
     healed_at = time.time()
     proxy.heal()  # while attempt 2 trains: attempt 1's calls must now be refused
 
     run = stack.wait_done(rid, timeout=180)
     assert_ended(run)
-    assert run["attempts"] == 2 and _pid(run) == second.pid, run
+    assert run["attempts"] == 2 and worker_pid(run) == second.pid, run
     stored = {key: raw_series(stack, rid, key) for key in STEP_KEYS | {"eval_loss"}}
     # Only the stale worker is left: it trains the next job once it has dropped the fenced one.
     second.terminate()
@@ -66,7 +63,7 @@ def test_partitioned_worker_is_fenced_off_and_another_finishes_its_run(proxied_s
     probe = stack.submit(char_lm_job(5))
     probe_run = stack.wait_done(probe, timeout=180)
     assert_ended(probe_run)
-    assert _pid(probe_run) == stale.pid
+    assert worker_pid(probe_run) == stale.pid
 
     late = [
         e
@@ -77,4 +74,5 @@ def test_partitioned_worker_is_fenced_off_and_another_finishes_its_run(proxied_s
     assert all(e.status == 409 for e in late), late
     assert {key: raw_series(stack, rid, key) for key in stored} == stored  # nothing late stored
     assert_job_stored_once(stack, rid, STEPS)
-    assert resumed_from(stack, rid, cut_at) % 10 == 0  # attempt 2 rewrote all after a checkpoint
+    # attempt 2 rewrote every step after the checkpoint it resumed from
+    assert resumed_from(stack, rid, cut_at) % CHECKPOINT_INTERVAL == 0

@@ -32,8 +32,8 @@ LOST_AFTER = 60.0
 def test_sigkilled_server_restarts_and_both_writers_store_every_point_once(stacks):
     stack = stacks(lost_after=LOST_AFTER)
     job = stack.submit(char_lm_job(JOB_STEPS))
-    script, run = sdk_logger.start(stack.server.url, stack.server.token, SCRIPT_STEPS, 0.2)
-    stack.wait(job, lambda r: last_step(stack, r["id"]) >= 10)
+    stack.wait(job, lambda r: last_step(stack, r["id"]) >= 5)
+    script, run = sdk_logger.start(stack.server.url, stack.server.token, SCRIPT_STEPS, 0.3)
     stack.wait(run, lambda r: last_step(stack, r["id"], "loss") >= 3000)
 
     port = stack.server.url.rsplit(":", 1)[1]

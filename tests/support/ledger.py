@@ -20,8 +20,8 @@ STEP_KEYS = {
     "step_time",
     "samples_per_s",
 }
-END_STATUSES = {"succeeded", "failed", "cancelled", "diverged", "stopped_early", "lost"}
 EVAL_INTERVAL = 20
+CHECKPOINT_INTERVAL = 10
 MAX_POINTS = 100_000  # the API's bound; every run these tests write is shorter, so read raw
 
 
@@ -32,7 +32,7 @@ def char_lm_job(steps: int, optimizer: str = "adamw", **extra) -> dict:
         "steps": steps,
         "batch_size": 4,
         "eval_interval": EVAL_INTERVAL,
-        "checkpoint_interval": 10,
+        "checkpoint_interval": CHECKPOINT_INTERVAL,
         "device": "cpu",
         "optimizer": {"name": optimizer},
         **extra,
@@ -73,6 +73,11 @@ def assert_script_stored_once(stack: Stack, run_id: int, steps: int) -> None:
         series = raw_series(stack, run_id, key)
         assert series["steps"] == want_steps, key
         assert series["values"] == want_values, key
+
+
+def worker_pid(run: dict) -> int:
+    """The process id of the worker that holds (or last held) the run."""
+    return int(run["worker"].split(":")[1])  # worker names are host:pid:device
 
 
 def assert_ended(run: dict, status: str = "succeeded") -> None:

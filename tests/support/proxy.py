@@ -67,6 +67,12 @@ class TcpProxy:
         self.port: int = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
 
+    @classmethod
+    def in_front_of(cls, url: str) -> TcpProxy:
+        """A proxy to the server at `url` (http://host:port)."""
+        host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+        return cls((host, int(port)))
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
