@@ -191,3 +191,28 @@ def test_a_message_taken_but_never_claimed_is_sent_again(api, app, settings, pid
     time.sleep(0.4)
     dispatcher.reap()
     assert dispatcher.queue_sizes()["gpu"] == 0  # claimed runs are never resent
+
+
+def test_a_restarted_servers_reaper_gives_workers_lost_after_to_be_heard(api, app, settings, pid):
+    """While the server was down no worker could heartbeat; a reaper that started just now
+    must not take every running job for lost, only those still silent after LOST_AFTER."""
+    from lionlab_server.services.dispatch import Reaper
+
+    rid = _job(api, pid)
+    api.post(f"/runs/{rid}/claim", json={"worker": "w"})
+    time.sleep(1.1)  # its heartbeat is now older than LOST_AFTER (1 s)
+    reaper = Reaper(
+        Dispatcher(settings.model_copy(update={"lost_after": 1.0}), app.state.sessionmaker)
+    )
+    reaper.start()
+    try:
+        time.sleep(0.7)  # one round (every 0.5 s) inside the grace period
+        assert api.get(f"/runs/{rid}").json()["status"] == "running"
+        deadline = time.monotonic() + 15
+        while api.get(f"/runs/{rid}").json()["status"] == "running":
+            assert time.monotonic() < deadline, "still silent after the grace: must be requeued"
+            time.sleep(0.1)
+        assert api.get(f"/runs/{rid}").json()["status"] == "queued"
+    finally:
+        reaper.stopped.set()
+        reaper.join()

@@ -61,8 +61,11 @@ def main() -> None:
 
     steps, pause = int(sys.argv[1]), float(sys.argv[2])
     run = lionlab.init(project=PROJECT, name=f"sdk-{steps}", config={"steps": steps})
+    run.log(row(0), step=0)
+    # init returns before the server has the run; its id is known once the first batch is in
+    assert run.flush(timeout=120), "the server did not take the first batch"
     print(run.id, flush=True)
-    for step in range(steps):
+    for step in range(1, steps):
         run.log(row(step), step=step)
         if step % PAUSE_EVERY == PAUSE_EVERY - 1:
             time.sleep(pause)

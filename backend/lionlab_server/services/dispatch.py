@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -100,9 +101,25 @@ class Dispatcher:
             taken += [run_id for run_id, at in handed_out if at < cutoff]
         return taken
 
-    def reap(self) -> list[int]:
-        """Requeue jobs whose worker went silent, send again the messages of jobs taken but
-        never claimed, then dispatch what is pending."""
+    def reap(self, requeue: bool = True) -> list[int]:
+        """Requeue jobs whose worker went silent (unless `requeue` is False), send again the
+        messages of jobs taken but never claimed, then dispatch what is pending."""
+        requeued = self._requeue_lost() if requeue else []
+        with session_scope(self.sessions) as session:  # read only: no lock while asking the broker
+            unclaimed = self.taken_unclaimed(session)
+        if unclaimed:
+            with session_scope(self.sessions) as session:
+                begin_write(session)
+                lifecycle.redispatch(session, unclaimed)
+            log.warning(
+                "runs %s were dispatched but their messages left the queue unclaimed (a "
+                "worker died before its claim, or the broker lost them): sent again",
+                unclaimed,
+            )
+        self.dispatch_pending()
+        return requeued
+
+    def _requeue_lost(self) -> list[int]:
         with session_scope(self.sessions) as session:
             begin_write(session)
             requeued = lifecycle.reap_lost(
@@ -114,29 +131,26 @@ class Dispatcher:
                 sweeps.run_ended(session, run_id)
         if requeued:
             log.warning("workers lost on runs %s: requeued or ended", requeued)
-        with session_scope(self.sessions) as session:  # read only: no lock while asking the broker
-            unclaimed = self.taken_unclaimed(session)
-        if unclaimed:
-            with session_scope(self.sessions) as session:
-                begin_write(session)
-                lifecycle.redispatch(session, unclaimed)
-            log.warning("runs %s were taken by a worker that never claimed them: resent", unclaimed)
-        self.dispatch_pending()
         return requeued
 
 
 class Reaper(threading.Thread):
-    """Background loop of the API server: reap lost jobs and retry pending dispatches."""
+    """Background loop of the API server: reap lost jobs and retry pending dispatches.
+
+    For LOST_AFTER after the server starts it requeues nothing: while the server was down no
+    worker could heartbeat, so every running job would look lost; their workers get that long
+    to be heard again."""
 
     def __init__(self, dispatcher: Dispatcher):
         super().__init__(name="lionlab-reaper", daemon=True)
         self.dispatcher = dispatcher
         self.interval = max(0.5, min(5.0, dispatcher.settings.lost_after / 3))
+        self.grace_until = time.monotonic() + dispatcher.settings.lost_after
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
-                self.dispatcher.reap()
+                self.dispatcher.reap(requeue=time.monotonic() >= self.grace_until)
             except Exception:  # the database may be restarting: try again next round
                 log.exception("reaper round failed")
