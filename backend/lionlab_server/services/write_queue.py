@@ -120,14 +120,23 @@ class GroupCommit:
         return group
 
     def _run(self) -> None:
-        while (group := self._next_group()) is not None:
-            self._commit(group)
-            for item in group:
-                ok, value = item.outcome
-                if ok:
-                    item.future.set_result(value)
-                else:
-                    item.future.set_exception(value)
+        group: list[_Pending] | None = []
+        try:
+            while (group := self._next_group()) is not None:
+                self._commit(group)
+                for item in group:
+                    ok, value = item.outcome
+                    if ok:
+                        item.future.set_result(value)
+                    else:
+                        item.future.set_exception(value)
+        except BaseException as exc:  # no batch may wait forever on a writer that died
+            with self._lock:
+                self._thread = None
+            for item in group or []:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            raise
 
     def _commit(self, group: list[_Pending]) -> None:
         try:

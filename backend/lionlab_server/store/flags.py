@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
-from lionlab_server.models import DetectorState, Flag, utcnow
+from lionlab_server.models import DetectorState, Flag, UTCDateTime, utcnow
 from lionlab_server.store.dialect import dialect_insert
+
+# Plain SQL text, the same on both backends, built once: it runs in every batch's write
+# transaction (the summaries' lock in store/metrics.py is written the same way).
+_LOCK_STATE = (
+    text(
+        "INSERT INTO detector_states (run_id, state, updated_at) VALUES (:run_id, NULL, :now) "
+        "ON CONFLICT (run_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING state"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime))
+    .columns(DetectorState.__table__.c.state)
+)
 
 
 def lock_state(session: Session, run_id: int) -> dict | None:
     """The run's detector state (None before its first batch), locked until commit."""
-    stmt = dialect_insert(session)(DetectorState).values(
-        run_id=run_id, state=None, updated_at=utcnow()
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_id"], set_={"updated_at": stmt.excluded.updated_at}
-    )
-    return session.execute(stmt.returning(DetectorState.state)).scalar_one()
+    return session.execute(_LOCK_STATE, {"run_id": run_id, "now": utcnow()}).scalar_one()
 
 
 def save_state(session: Session, run_id: int, state: dict) -> None:

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, case, column, func, literal_column, or_, select, table, text
+from sqlalchemy import and_, bindparam, case, column, func, literal_column, or_, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -147,10 +147,18 @@ def _pg_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> No
 
 
 @functools.cache
-def _sqlite_upsert(merge: bool):
-    # Built once: constructing the statement per batch cost more than SQLite spent on it,
-    # and SQLite's single writer makes every millisecond here a wait for all other batches.
-    return _on_conflict(sqlite.insert(MetricLod), merge)
+def _sqlite_upsert(merge: bool, rows: int) -> tuple[str, tuple[str, ...]]:
+    """SQL text and parameter order of a `rows`-row INSERT ... ON CONFLICT, compiled once per
+    size. Building the statement per batch cost more than SQLite spent on it, and executemany
+    steps SQLite (handing the GIL over) once per row: under SQLite's single writer both are
+    waits for every other batch."""
+    values = [{c: bindparam(f"{c}_{i}") for c in _ALL} for i in range(rows)]
+    stmt = _on_conflict(sqlite.insert(MetricLod).values(values), merge)
+    compiled = stmt.compile(dialect=sqlite.dialect())
+    return compiled.string, tuple(compiled.positiontup)
+
+
+_SQLITE_ROWS_PER_INSERT = 999 // len(_ALL)  # within the parameters every SQLite build allows
 
 
 def _sqlite_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
@@ -170,7 +178,12 @@ def _sqlite_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -
             value = getattr(r, c)[i]
             rec[c] = None if empty else (int(value) if c.endswith("_step") else float(value))
         records.append(rec)
-    session.connection().execute(_sqlite_upsert(merge), records)
+    raw = session.connection().connection.driver_connection
+    for start in range(0, len(records), _SQLITE_ROWS_PER_INSERT):
+        chunk = records[start : start + _SQLITE_ROWS_PER_INSERT]
+        sql, order = _sqlite_upsert(merge, len(chunk))
+        named = {f"{c}_{i}": rec[c] for i, rec in enumerate(chunk) for c in _ALL}
+        raw.execute(sql, [named[name] for name in order])
 
 
 def _write(session: Session, run_id: int, batch: LodBatch, merge: bool) -> None:
