@@ -13,11 +13,12 @@ from lionlab.settings import Settings
 
 
 def _describe_database(settings: Settings) -> str:
-    if settings.embedded:
-        return f"SQLite {settings.data_dir / 'lionlab.db'} (WAL mode)"
     from sqlalchemy.engine import make_url
 
-    return "PostgreSQL " + make_url(settings.database_url).render_as_string(hide_password=True)
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite {url.database} (WAL mode)"
+    return "PostgreSQL " + url.render_as_string(hide_password=True)
 
 
 def _prepare(settings: Settings) -> str | None:

@@ -47,12 +47,20 @@ class Dashboard:
         headers = {**self.server.headers, **kw.pop("headers", {})}
         return httpx.request(method, url, headers=headers, timeout=60, **kw)
 
-    def log(self, run_id: int, steps, metrics: dict[str, list]) -> None:
-        """Log a batch; step s happened at T0 + s / 10 seconds (ten steps a second)."""
+    def log(self, run_id: int, steps, metrics: dict[str, list], attempt: int | None = None) -> None:
+        """Log a batch (as a job's worker, with its claim's `attempt`); step s happened at
+        T0 + s / 10 seconds (ten steps a second)."""
         steps = list(steps)
         body = {"steps": steps, "metrics": metrics, "wall_time": [T0 + s / 10 for s in steps]}
-        r = self.api("POST", f"/runs/{run_id}/metrics", content=orjson.dumps(body))
+        headers = {} if attempt is None else {"X-LionLab-Attempt": str(attempt)}
+        r = self.api("POST", f"/runs/{run_id}/metrics", content=orjson.dumps(body), headers=headers)
         assert r.status_code == 200, r.text
+
+    def claim(self, run_id: int) -> int:
+        """Take a job as a worker would; returns the claim's attempt number."""
+        r = self.api("POST", f"/runs/{run_id}/claim", json={"worker": "browser:1:cpu"})
+        assert r.status_code == 200, r.text
+        return r.json()["attempts"]
 
     def new_run(self, **fields) -> int:
         r = self.api("POST", "/runs", json={"project_id": self.project["id"], **fields})
@@ -84,7 +92,10 @@ def _fill(d: Dashboard) -> None:
     d.runs["lion"] = d.new_run(name="lion-1e-4", tags=["sweep"], job=job("lion", 1e-4))
     d.runs["adamw"] = d.new_run(name="adamw-1e-3", tags=["sweep"], job=job("adamw", 1e-3))
     for role, seed in (("lion", 1), ("adamw", 2)):
-        d.log(d.runs[role], range(1500), _curve(1500, seed, nan_at=900 if role == "lion" else None))
+        # training on a worker that the server never takes for lost (LOST_AFTER is a day)
+        attempt = d.claim(d.runs[role])
+        curve = _curve(1500, seed, nan_at=900 if role == "lion" else None)
+        d.log(d.runs[role], range(1500), curve, attempt=attempt)
         d.keys[role] = list(JOB_KEYS)
     d.runs["script"] = d.new_run(name="long-script", optimizer="lion", config={"lr": 3e-4})
     rng = np.random.default_rng(3)
@@ -131,7 +142,9 @@ def _flags(d: Dashboard) -> None:
 
 @pytest.fixture(scope="session")
 def dashboard(tmp_path_factory) -> Iterator[Dashboard]:
-    server = start_server(tmp_path_factory.mktemp("lionlab-browser"))
+    server = start_server(
+        tmp_path_factory.mktemp("lionlab-browser"), env={"LIONLAB_LOST_AFTER": "86400"}
+    )
     try:
         r = httpx.post(
             f"{server.url}/api/v1/projects", json={"name": "browser"}, headers=server.headers

@@ -44,7 +44,7 @@ def test_runs_table_filters_sorts_and_selects(open_page, dashboard):
     names = page.evaluate(ROW_NAMES)
     assert {"lion-1e-4", "adamw-1e-3", "long-script"} <= set(names)
     lion = page.locator(f"tr[data-run='{dashboard.runs['lion']}']")
-    assert "Queued" in lion.inner_text() and "1e-4" in lion.inner_text()
+    assert "Running" in lion.inner_text() and "1e-4" in lion.inner_text()
     assert "1,500 / 2,000" in lion.inner_text()  # progress: step of total
     tab.screenshot("runs")
     page.select_option("#filter-optimizer", "adamw")

@@ -65,7 +65,7 @@ def test_one_trace_per_logged_metric(open_page, dashboard):
         "eval_loss",
         "train_loss",
     ]
-    assert tab.page.locator("#run-badges [data-status]").inner_text() == "Queued"
+    assert tab.page.locator("#run-badges [data-status]").inner_text() == "Running"
     tab.screenshot("run")
 
 

@@ -75,7 +75,7 @@ def test_lion_lr_warning_before_submitting_then_submit(open_page, dashboard):
     page.wait_for_url("**/runs/*")
     run = dashboard.api("GET", f"/runs/{page.url.rsplit('/', 1)[1]}").json()
     assert (run["name"], run["tags"], run["status"]) == ("from-the-form", ["lion", "ui"], "queued")
-    assert run["config"]["job"]["optimizer"]["lr"] == 0.0002
+    assert run["job"]["optimizer"]["lr"] == 0.0002
 
 
 def test_choosing_an_optimizer_shows_its_hyperparameters_with_their_defaults(open_page, dashboard):

@@ -21,7 +21,7 @@ from support.ledger import (
 
 from lionlab_server.throwaway import start_server
 
-JOB_STEPS = 60
+JOB_STEPS = 300  # long enough to be mid-run when the script has logged 3000 steps
 SCRIPT_STEPS = 30_000
 # Longer than the outage: the worker keeps its run (no requeue), as it should when only the
 # server restarted.

@@ -32,7 +32,7 @@ def _runs(sessions, n: int) -> list[int]:
     with sessions() as session:
         project = projects.create_project(session, schemas.ProjectCreate(name="p"))
         ids = [
-            runs.create_run(session, ADMIN, schemas.RunCreate(project_id=project.id)).id
+            runs.create_run(session, ADMIN, schemas.RunCreate(project_id=project.id))[0].id
             for _ in range(n)
         ]
         session.commit()

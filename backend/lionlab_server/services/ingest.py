@@ -214,7 +214,11 @@ def parse_batch(raw: bytes, max_points: int, now: float | None = None) -> list[K
 
 
 def ingest(
-    session: Session, scope: Scope, run_id: int, batch: list[KeyPoints], attempt: int | None
+    session: Session,
+    scope: Scope,
+    run_id: int,
+    batch: list[KeyPoints],
+    attempt: int | None = None,
 ) -> tuple[int, list[dict]]:
     """Store a validated batch and run the detectors on it, in one write transaction (the
     caller commits); returns (points written, flags raised). NotFound outside the scope;

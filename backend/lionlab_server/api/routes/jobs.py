@@ -35,7 +35,7 @@ def job_schema(_: ScopeDep) -> dict:
 
 
 @router.get("/lifecycle")
-def run_lifecycle() -> dict:
+def run_lifecycle(_: ScopeDep) -> dict:
     """Run statuses (display order, labels), stop reasons, and who may make each transition."""
     return describe()
 
