@@ -96,11 +96,6 @@ def sources(is_job: bool, target: RunStatus, actor: Actor) -> list[RunStatus]:
     return [s for s in RunStatus if allowed(is_job, s, target, actor)]
 
 
-def targets(is_job: bool, source: RunStatus, actor: Actor) -> list[RunStatus]:
-    """Statuses `actor` may move a run of this kind to from `source`."""
-    return [t for t in RunStatus if allowed(is_job, source, t, actor)]
-
-
 def describe() -> dict:
     """The lifecycle as JSON, for the dashboard and API clients."""
     return {

@@ -24,6 +24,7 @@ import httpx
 from lionlab.client import ApiClient, ApiError, connect
 from lionlab.client.batching import BatchSender
 from lionlab.jobs import JobSpec
+from lionlab.lifecycle import STOP_REASONS
 from lionlab.settings import Settings
 
 log = logging.getLogger("lionlab.worker")
@@ -110,7 +111,7 @@ class ApiSink:
 def _end_status(result) -> str:
     if result.status == "completed":
         return "succeeded"
-    stopped = ("cancelled", "diverged", "stopped_early")  # the stop reasons the API sends
+    stopped = {s.value for s in STOP_REASONS}  # the stop reasons the API sends
     return result.stop_reason if result.stop_reason in stopped else "failed"
 
 
