@@ -49,7 +49,7 @@ def cache_dir() -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         if os.access(folder, os.W_OK):
             return folder
-    except (OSError, ValueError):
+    except (ImportError, OSError, ValueError):  # no pydantic-settings (a bare GPU image)
         pass
     folder = Path(tempfile.gettempdir()) / f"lionlab-kernels-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)

@@ -11,7 +11,6 @@ from torch import nn
 
 from lionlab.jobs import JobSpec
 from lionlab.optim import build_optimizer
-from lionlab.settings import get_settings
 from lionlab_worker.training import char_lm, image_classifier
 from lionlab_worker.training.checkpoint import CheckpointStore
 from lionlab_worker.training.device import effective_precision, resolve_device
@@ -59,6 +58,8 @@ def run_training(
     dev = resolve_device(device or spec.device)
     precision = effective_precision(spec.precision, dev)
     if allowed_task_modules is None:
+        from lionlab.settings import get_settings  # pydantic-settings: only when asked for
+
         allowed_task_modules = get_settings().allowed_task_modules
     torch.manual_seed(spec.seed)  # initialisation; batches draw from their own generators
     task = build_task(spec, dev, allowed_task_modules)
