@@ -81,3 +81,19 @@ def test_unknown_run_in_a_query_is_404(api, run):
 def test_end_before_start_is_422(api, run):
     r = api.get("/series", params={"run": run, "key": "loss", "start": 10, "end": 5})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "end"]
+
+
+def test_range_just_past_raw_reads_keeps_every_bucket_extreme(api, run):
+    # 20k steps at max_points=1000: output buckets of ~40 steps, so the series comes from the
+    # 64-step LOD level (at most twice as wide); each LOD bucket's min and max must come back.
+    n, width = 20_000, 64
+    values = _log_long(api, run, n, spikes=[(9_999, 50.0), (12_345, -50.0)], chunk=20_000)
+    (s,) = api.series([run], ["loss"], max_points=1000)
+    assert s["downsampled"] and s["points_in_range"] == n
+    assert 1000 // 2 <= len(s["steps"]) <= 1000 + 500
+    got = dict(zip(s["steps"], (as_float(v) for v in s["values"]), strict=True))
+    assert got[9_999] == 50.0 and got[12_345] == -50.0
+    for lo in range(0, n, width):
+        bucket = values[lo : lo + width]
+        assert got.get(lo + int(bucket.argmin())) == bucket.min()
+        assert got.get(lo + int(bucket.argmax())) == bucket.max()

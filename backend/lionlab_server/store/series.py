@@ -34,9 +34,15 @@ class SeriesData:
     downsampled: bool
 
 
+# A level whose buckets are up to this many times wider than the output buckets still serves:
+# the chart gets at least 1/LOD_STRETCH of the points it asked for, each bucket's extremes
+# among them, from up to 8x fewer rows than the next finer level (or the raw points) holds.
+LOD_STRETCH = 2
+
+
 def _level_for(bucket_width: float) -> int | None:
-    """The coarsest LOD level with buckets no wider than `bucket_width` steps."""
-    fitting = [lvl for lvl, w in LOD_WIDTHS.items() if w <= bucket_width]
+    """The coarsest LOD level with buckets at most LOD_STRETCH x `bucket_width` steps wide."""
+    fitting = [lvl for lvl, w in LOD_WIDTHS.items() if w <= LOD_STRETCH * bucket_width]
     return max(fitting) if fitting else None
 
 
