@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from alembic import command
-
-_HERE = Path(__file__).resolve().parent
-
-
-def script_location() -> Path:
-    """The alembic/ folder at the root of the checkout LionLab is installed from."""
-    location = _HERE.parent.parent / "alembic"
-    if not (location / "env.py").is_file():
-        raise FileNotFoundError(
-            f"LionLab's migrations are missing ({location}/env.py): install LionLab from its "
-            "checkout with `pip install -e .`"
-        )
-    return location
+from lionlab_server import resources
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
+    """Alembic's configuration, built here: no alembic.ini is read at run time."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(script_location()))
+    cfg.set_main_option("script_location", str(resources.folder("migrations")))
     if engine is not None:
         cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return cfg

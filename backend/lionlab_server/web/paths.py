@@ -8,8 +8,9 @@ from pathlib import Path
 import plotly
 from fastapi.templating import Jinja2Templates
 
-# frontend/ sits at the repository root, next to backend/ (an editable install or the image).
-FRONTEND_DIR = Path(__file__).resolve().parents[3] / "frontend"
+from lionlab_server import resources
+
+FRONTEND_DIR = resources.folder("frontend")
 STATIC_DIR = FRONTEND_DIR / "static"
 TEMPLATES_DIR = FRONTEND_DIR / "templates"
 
