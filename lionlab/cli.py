@@ -238,6 +238,15 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return backup.command(args.command, settings.resolved_database_url, args.path, force)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the database, broker, workers, data dir, server and token; 1 if any fails."""
+    from lionlab_server.services import health
+
+    checks = health.doctor(_apply_overrides(args), api_url=args.api_url)
+    print(health.table(checks), flush=True)
+    return 1 if health.failed(checks) else 0
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="data folder (LIONLAB_DATA_DIR); default ~/.lionlab")
     p.add_argument("--database-url", help="SQLAlchemy URL (LIONLAB_DATABASE_URL)")
@@ -306,6 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--api-url", help="server URL (default: LIONLAB_API_URL or the local one)")
     p.set_defaults(func=cmd_sync)
+    p = sub.add_parser(
+        "doctor",
+        help="check this setup: database, broker, workers, disk, server, token",
+        description="Print one line per check with a verdict (ok / warn / FAIL); exit 1 when "
+        "any check fails (docs/doctor.md).",
+    )
+    _common(p)
+    p.add_argument("--api-url", help="server URL (default: LIONLAB_API_URL or the local one)")
+    p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("migrate", help="bring the database schema up to date")
     _common(p)
     p.set_defaults(func=cmd_migrate)

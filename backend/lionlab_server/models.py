@@ -249,3 +249,26 @@ class DetectorState(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkerReport(Base):
+    """What a worker process last reported about itself (devices, versions, the Lion kernel
+    path it uses); `last_seen` is stamped by the server, so worker clocks do not matter."""
+
+    __tablename__ = "worker_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # host:pid:device, as claims
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    device: Mapped[str] = mapped_column(String(16))  # what it trains on: cpu / cuda
+    queues: Mapped[list[Any]] = mapped_column(JSON)  # queue names it consumes
+    devices: Mapped[list[Any]] = mapped_column(JSON)  # one description per device it sees
+    torch_version: Mapped[str] = mapped_column(String(64))
+    cuda_version: Mapped[str | None] = mapped_column(String(64))  # None: a CPU-only torch
+    lion_kernel: Mapped[str] = mapped_column(String(16))  # lionlab.optim.Lion's path
+    lionlab_version: Mapped[str] = mapped_column(String(64))
+    interval_s: Mapped[float] = mapped_column(Double)  # seconds between its reports
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    stopped_at: Mapped[datetime | None]  # it said goodbye (a killed worker just goes silent)

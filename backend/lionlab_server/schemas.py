@@ -10,12 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from lionlab.jobs import JobSpec
 from lionlab.lifecycle import RunStatus
 from lionlab_server.api.validation import (
+    MAX_ID,
     DbId,
     Description,
+    DeviceText,
     ErrorText,
+    HostName,
     JsonObject,
     OptimizerLabel,
     RunName,
+    ShortLabel,
     SpecText,
     Step,
     Tag,
@@ -304,3 +308,31 @@ class SweepDetail(Sweep):
 
 class SweepCreated(Sweep):
     warnings: list[str] = Field(default_factory=list)
+
+
+class WorkerFacts(BaseModel):
+    """What a worker process sees, as it reports it on start and then every `interval_s`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: WorkerName = Field(description="host:pid:device, the name its claims carry")
+    hostname: HostName
+    pid: int = Field(ge=1, le=MAX_ID)
+    device: ShortLabel = Field(description="What it trains on: cpu or cuda.")
+    queues: list[ShortLabel] = Field(max_length=32, description="Queues it consumes.")
+    devices: list[DeviceText] = Field(max_length=64, description="Each device it sees.")
+    torch_version: ShortLabel
+    cuda_version: ShortLabel | None = Field(description="torch's CUDA; null: CPU-only torch.")
+    lion_kernel: ShortLabel = Field(
+        description="The path lionlab.optim.Lion takes for fp32 weights on its device: "
+        "cpu (fused C kernel), triton, foreach or reference."
+    )
+    lionlab_version: ShortLabel
+    interval_s: float = Field(gt=0, le=86_400, description="Seconds until its next report.")
+    stopped: bool = Field(default=False, description="True in the last report, on shutdown.")
+
+
+class Worker(WorkerFacts):
+    started_at: datetime
+    last_seen: datetime = Field(description="When the server received its latest report.")
+    stopped_at: datetime | None
+    alive: bool = Field(description="Not stopped, and reported within 3 of its intervals.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch  # noqa: F401  (loaded when the worker starts, so a job does not wait for it)
 
-from lionlab_worker import executor
+from lionlab_worker import executor, reporting
 from lionlab_worker.celery_app import app
 from lionlab_worker.queues import TRAIN_TASK
 
@@ -22,3 +22,6 @@ from lionlab_worker.queues import TRAIN_TASK
 )
 def train_run(run_id: int) -> str:
     return executor.execute(run_id)
+
+
+reporting.report_while_running(app)  # what this worker sees, for `lionlab doctor`

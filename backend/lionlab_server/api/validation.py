@@ -71,6 +71,9 @@ Tag = _text(100)
 RunName = _text(200)
 OptimizerLabel = _text(32)
 WorkerName = _text(200, min_length=1)
+HostName = _text(200, min_length=1)
+ShortLabel = _text(64, min_length=1)  # versions, device kinds, queue and kernel names
+DeviceText = _text(200)  # one device as a worker describes it
 TokenName = _text(100, min_length=1)
 Description = _text(10_000)
 ErrorText = _text(100_000)

@@ -20,6 +20,7 @@ from lionlab_server.web import (
     compare_views,
     pages,
     run_views,
+    status_page,
     sweep_pages,
     sweep_views,
 )
@@ -63,6 +64,7 @@ def install(app: FastAPI) -> None:
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)
+    app.include_router(status_page.router)
     app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False)
     app.add_api_route("/lifecycle.js", _lifecycle_js, include_in_schema=False)
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")

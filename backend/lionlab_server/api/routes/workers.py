@@ -1,0 +1,30 @@
+"""/api/v1/workers: workers report what they see; admins list them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from lionlab_server import schemas
+from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.db import begin_write
+from lionlab_server.store import workers
+
+router = APIRouter(prefix="/workers", tags=["workers"])
+
+
+@router.post("/report", response_model=schemas.Worker, responses=responses(400))
+def report(data: schemas.WorkerFacts, session: SessionDep, _: ScopeDep):
+    """A worker's facts (devices, versions, Lion kernel path), sent on start, then every
+    `interval_s` seconds, and once more with `stopped` on shutdown."""
+    begin_write(session)
+    worker = workers.record_report(session, data)
+    session.commit()
+    return worker
+
+
+@router.get("", response_model=list[schemas.Worker])
+def list_workers(session: SessionDep, _: AdminDep):
+    """Every worker heard from in the last week, latest report first; `alive` says which
+    still report."""
+    return workers.list_workers(session)
