@@ -17,10 +17,11 @@ import numpy as np
 import orjson
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from support.chromium import CHROMIUM, CHROMIUM_ARGS
+from support.live import LiveServer, start_server
 
 from lionlab_server.db import begin_write, make_engine, make_sessionmaker
 from lionlab_server.store.flags import add_flags
-from lionlab_server.throwaway import CHROMIUM, CHROMIUM_ARGS, LiveServer, start_server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 1000}
