@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from lionlab.launch import WorkerPlan, celery_command
+from lionlab.worker_processes import WorkerPlan, celery_command
 
 from .live import LiveServer, start_server
 
