@@ -66,7 +66,7 @@ def _timing(run: Run, step: int | None, total: int | None, now: datetime):
     return duration, eta
 
 
-def run_row(
+def table_row(
     run: Run, summaries: Sequence[MetricSummary], flags: Sequence[FlagOut], now: datetime
 ) -> RunRow:
     """The table row of `run` from its metric summaries and flags, as of `now`."""
