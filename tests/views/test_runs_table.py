@@ -7,8 +7,8 @@ from lionlab_server.views.runs_table import table_row
 def summary(key, last_step, last, best):
     return MetricSummary(
         key=key,
-        count=last_step + 1,
-        first_step=0,
+        count=last_step,
+        first_step=1,  # a job's steps count from 1, as the worker logs them
         last_step=last_step,
         last=last,
         min=best,
@@ -19,8 +19,8 @@ def summary(key, last_step, last, best):
 
 def test_running_job_shows_progress_and_eta(build):
     run = build.run(job={"steps": 1000}, started_s_ago=100)
-    row = table_row(run, [summary("train_loss", 249, 1.5, 1.2)], [], build.now)
-    assert (row.step, row.total_steps, row.progress) == (249, 1000, 0.25)
+    row = table_row(run, [summary("train_loss", 250, 1.5, 1.2)], [], build.now)
+    assert (row.step, row.total_steps, row.progress) == (250, 1000, 0.25)
     assert row.duration_s == 100 and row.eta_s == 300  # 250 steps in 100 s, 750 to go
     assert (row.loss_key, row.last_loss, row.best_loss) == ("train_loss", 1.5, 1.2)
     assert row.hparams == {
@@ -30,6 +30,15 @@ def test_running_job_shows_progress_and_eta(build):
         "batch_size": "32",
     }
     assert row.can_cancel and row.can_rerun
+
+
+def test_a_jobs_last_step_is_its_steps_done(build):
+    """The worker logs steps 1..steps: step 200 of 400 is half done, step 400 is all of it."""
+    run = build.run(job={"steps": 400}, started_s_ago=100)
+    half = table_row(run, [summary("train_loss", 200, 1.5, 1.2)], [], build.now)
+    assert (half.step, half.progress, half.eta_s) == (200, 0.5, 100)
+    last = table_row(run, [summary("train_loss", 400, 1.0, 0.9)], [], build.now)
+    assert (last.step, last.total_steps, last.progress, last.eta_s) == (400, 400, 1.0, None)
 
 
 def test_script_run_has_no_total_and_cannot_be_rerun(build):
