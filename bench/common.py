@@ -11,13 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from lionlab_server.throwaway import (
-    LiveServer,
-    create_database,
-    drop_database,
-    postgres_url,
-    start_server,
-)
+from tests.support.live import LiveServer, start_server
+from tests.support.local_servers import create_database, drop_database, postgres_url
 
 
 @contextlib.contextmanager

@@ -13,7 +13,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from lionlab_server.throwaway import claim_redis_db, redis_url, start_stack
+from tests.support.local_servers import claim_redis_db, redis_url
+from tests.support.stack import start_stack
 
 JOBS = int(os.environ.get("LIONLAB_BENCH_JOBS", "10"))
 SHORT = {

@@ -26,7 +26,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi import checks
 
 from lionlab.settings import Settings
-from lionlab_server.throwaway import create_database, drop_database, postgres_url
+from tests.support.local_servers import create_database, drop_database, postgres_url
 
 MAX_EXAMPLES = int(os.environ.get("LIONLAB_BENCH_FUZZ_EXAMPLES", "30"))
 CONFORMANCE = [

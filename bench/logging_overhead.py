@@ -17,8 +17,8 @@ from pathlib import Path
 
 from lionlab.client import init
 from lionlab.jobs import JobSpec
-from lionlab_server.throwaway import start_server
 from lionlab_worker.training import run_training
+from tests.support.live import start_server
 
 STEPS = int(os.environ.get("LIONLAB_BENCH_STEPS", "150"))
 TRIALS = int(os.environ.get("LIONLAB_BENCH_TRIALS", "3"))

@@ -20,7 +20,8 @@ import numpy as np
 import orjson
 from playwright.sync_api import Page, sync_playwright
 
-from lionlab_server.throwaway import CHROMIUM, CHROMIUM_ARGS, start_server
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.support.live import start_server
 
 LOADS = int(os.environ.get("LIONLAB_BENCH_LOADS", "9"))
 CHUNK = 50_000  # steps per batch: 3 keys x 50k = 150k points, under the 200k batch limit

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from lionlab_server.throwaway import LiveServer, start_server
+from tests.support.live import LiveServer, start_server
 
 TIMEOUT_S = 1800
 

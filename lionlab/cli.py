@@ -86,15 +86,15 @@ def cmd_server(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Server, a local worker and (with --demo) a queued Lion-vs-AdamW sweep."""
-    from lionlab import launch
+    from lionlab import worker_processes
 
     settings = _apply_overrides(args)
     token = _prepare(settings)
-    plans = launch.plan_workers(None, None)
+    plans = worker_processes.plan_workers(None, None)
     print(_banner(settings, token, ["API server"] + [p.describe() for p in plans]), flush=True)
     # The local worker stops with `up` (Ctrl-C, or however `up` ends); a job it was running
     # is requeued by the next `up` and resumes from its last checkpoint.
-    workers = launch.start_workers(
+    workers = worker_processes.start_workers(
         plans, loglevel="error", quiet=True, parent_death_signal=signal.SIGKILL
     )
     if args.demo:
@@ -102,17 +102,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         _serve(settings, 1)
     finally:
-        launch.stop_processes(workers, sig=signal.SIGKILL)
+        worker_processes.stop_processes(workers, sig=signal.SIGKILL)
     return 0
 
 
 def _demo(settings: Settings) -> None:
-    from lionlab import launch, sweep_progress
+    from lionlab import demo, sweep_progress
     from lionlab.client import connect
 
-    launch.wait_until_up(settings.resolved_api_url)
+    demo.wait_until_up(settings.resolved_api_url)
     api = connect(settings.resolved_api_url)
-    sweep = launch.queue_demo(api)
+    sweep = demo.queue_demo(api)
     url = f"{settings.resolved_api_url}/sweeps/{sweep['id']}"
     print(
         f"demo: queued a paired Lion-vs-AdamW sweep on the character LM "
@@ -183,11 +183,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from lionlab import launch
+    from lionlab import worker_processes
 
     gpus = args.gpus.split(",") if args.gpus else None
     queues = args.queues.split(",") if args.queues else None
-    plans = launch.plan_workers(gpus, queues)
+    plans = worker_processes.plan_workers(gpus, queues)
     settings = Settings()
     print(
         f"LionLab worker(s) -> API {settings.resolved_api_url}, broker "
@@ -196,7 +196,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     for plan in plans:
         print("  " + plan.describe(), flush=True)
-    return launch.wait_all(launch.start_workers(plans, args.loglevel))
+    return worker_processes.wait_all(worker_processes.start_workers(plans, args.loglevel))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

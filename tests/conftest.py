@@ -9,17 +9,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from lionlab.settings import Settings
-from lionlab_server.db import make_engine
-from lionlab_server.migrate import upgrade
-from lionlab_server.throwaway import (
+from support.local_servers import (
     claim_redis_db,
     create_database,
     drop_database,
     postgres_url,
     redis_url,
 )
+
+from lionlab.settings import Settings
+from lionlab_server.db import make_engine
+from lionlab_server.migrate import upgrade
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

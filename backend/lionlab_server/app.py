@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from lionlab.settings import Settings, get_settings
 from lionlab_server import web
 from lionlab_server.api import errors
-from lionlab_server.api.deps import TokenCache
+from lionlab_server.api.deps import token_cache
 from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, sweeps, tokens, workers
 from lionlab_server.api.validation import RequestLimits
 from lionlab_server.db import make_engine, make_sessionmaker
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessions
     app.state.dispatcher = dispatcher
     app.state.metric_writes = metric_writes
-    app.state.token_cache = TokenCache()
+    app.state.token_cache = token_cache()
     for module in (projects, runs, jobs, metrics, flags, tokens, sweeps, workers):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)

@@ -2,14 +2,13 @@
 
 from lionlab.client.batching import BatchSender
 from lionlab.client.http import ApiClient, ApiError
-from lionlab.client.run import Run, attach, connect, init
+from lionlab.client.run import Run, connect, init
 
 __all__ = [
     "ApiClient",
     "ApiError",
     "BatchSender",
     "Run",
-    "attach",
     "connect",
     "init",
 ]

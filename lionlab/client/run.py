@@ -74,7 +74,6 @@ class Run:
         self,
         api: ApiClient | None,
         spool: RunSpool,
-        run: dict | None = None,
         *,
         offline: bool = False,
         interval: float = 1.0,
@@ -82,10 +81,10 @@ class Run:
         memory_points: int | None = None,
     ):
         self.api, self.spool = api, spool
-        self.info: dict | None = run  # the server's Run object, once created
+        self.info: dict | None = None  # the server's Run object, once created
         self._sender = BatchSender(
             api,
-            run["id"] if run else self._create,
+            self._create,
             interval=interval,
             batch_points=batch_points,
             spool=spool,
@@ -192,9 +191,3 @@ def init(
     if mode == "offline":
         spool.create()  # the run is synced even if it logs nothing
     return Run(api, spool, offline=mode == "offline", memory_points=settings.sdk_memory_points)
-
-
-def attach(run_id: int, api: ApiClient, **kw) -> Run:
-    """Log to an existing run (workers use this for the run they claimed)."""
-    folder = Settings().resolved_spool_dir / f"run-{run_id}-{int(time.time())}"
-    return Run(api, RunSpool(folder, {"run": {"id": run_id}}), api.get(f"/runs/{run_id}"), **kw)

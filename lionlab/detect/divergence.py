@@ -15,7 +15,7 @@ import numpy as np
 from lionlab.detect.batch import Batch
 from lionlab.detect.config import DivergenceConfig
 from lionlab.detect.flags import CRITICAL, DIVERGENCE, Flag
-from lionlab.detect.state import dec, enc
+from lionlab.detect.state import float_from_json, float_to_json
 from lionlab.detect.streams import (
     Chunk,
     Episodes,
@@ -73,13 +73,13 @@ class BlowupWatch:
     def state_dict(self) -> dict:
         return {
             "blocks_done": self.blocks_done,
-            "minimum": enc(self.minimum),
+            "minimum": float_to_json(self.minimum),
             "above": self.above,
             "since": self.since,
         }
 
     def load_state_dict(self, d: dict) -> None:
-        self.blocks_done, self.minimum = int(d["blocks_done"]), dec(d["minimum"])
+        self.blocks_done, self.minimum = int(d["blocks_done"]), float_from_json(d["minimum"])
         self.above, self.since = int(d["above"]), int(d["since"])
 
 
@@ -201,9 +201,13 @@ class DivergenceDetector:
 
     def state_dict(self) -> dict:
         parts = {name: getattr(self, name).state_dict() for name in self.PARTS}
-        return {**parts, "confirmed": self.confirmed, "early_level": enc(self.early_level)}
+        return {
+            **parts,
+            "confirmed": self.confirmed,
+            "early_level": float_to_json(self.early_level),
+        }
 
     def load_state_dict(self, d: dict) -> None:
         for name in self.PARTS:
             getattr(self, name).load_state_dict(d[name])
-        self.confirmed, self.early_level = bool(d["confirmed"]), dec(d["early_level"])
+        self.confirmed, self.early_level = bool(d["confirmed"]), float_from_json(d["early_level"])

@@ -18,7 +18,7 @@ import numpy as np
 from lionlab.detect.batch import Batch
 from lionlab.detect.config import DriftConfig
 from lionlab.detect.flags import GRAD_NORM_DRIFT, WARNING, Flag
-from lionlab.detect.state import dec, enc
+from lionlab.detect.state import float_from_json, float_to_json
 from lionlab.detect.streams import NOISE_FLOOR, Blocks, BlockStream, Ewma
 
 
@@ -159,10 +159,12 @@ class GradNormDrift:
             "stream": self.stream.state_dict(),
             "level": self.level.state_dict(),
             "spread": self.spread.state_dict(),
-            "ref_level": enc(self.ref_level),
-            "ref_spread": enc(self.ref_spread),
-            "last_lr": enc(self.last_lr),
-            "cusums": [[enc(c.total), c.since] for c in (self.level_cusum, self.spread_cusum)],
+            "ref_level": float_to_json(self.ref_level),
+            "ref_spread": float_to_json(self.ref_spread),
+            "last_lr": float_to_json(self.last_lr),
+            "cusums": [
+                [float_to_json(c.total), c.since] for c in (self.level_cusum, self.spread_cusum)
+            ],
             "settle_from": self.settle_from,
             "open": self.open,
             "calm": self.calm,
@@ -173,8 +175,13 @@ class GradNormDrift:
         self.stream.load_state_dict(d["stream"])
         self.level.load_state_dict(d["level"])
         self.spread.load_state_dict(d["spread"])
-        self.ref_level, self.ref_spread = dec(d["ref_level"]), dec(d["ref_spread"])
-        self.last_lr = dec(d["last_lr"])
-        self.level_cusum, self.spread_cusum = (Cusum(dec(t), int(s)) for t, s in d["cusums"])
+        self.ref_level, self.ref_spread = (
+            float_from_json(d["ref_level"]),
+            float_from_json(d["ref_spread"]),
+        )
+        self.last_lr = float_from_json(d["last_lr"])
+        self.level_cusum, self.spread_cusum = (
+            Cusum(float_from_json(t), int(s)) for t, s in d["cusums"]
+        )
         self.settle_from, self.open, self.calm = d["settle_from"], bool(d["open"]), int(d["calm"])
         self.diverging_rows, self.diverging_at_bucket = (int(x) for x in d["diverging"])

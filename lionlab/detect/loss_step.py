@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lionlab.detect.config import LossStepConfig
 from lionlab.detect.flags import INFO, LOSS_STEP, WARNING, Flag
-from lionlab.detect.state import dec, dec_list, enc, enc_list
+from lionlab.detect.state import float_from_json, float_to_json, floats_from_json, floats_to_json
 from lionlab.detect.streams import Chunk, Ewma
 
 MEAN_ABS_TO_SD = math.sqrt(2 / math.pi) * math.sqrt(6)  # E|2nd difference| / SD, Gaussian
@@ -57,15 +57,20 @@ class Candidate:
 
     def to_state(self) -> dict:
         return {
-            "z": enc(self.z),
+            "z": float_to_json(self.z),
             "boundary": self.boundary,
-            "drop": enc(self.drop),
+            "drop": float_to_json(self.drop),
             "plateau": self.plateau,
         }
 
     @classmethod
     def from_state(cls, d: dict) -> Candidate:
-        return cls(dec(d["z"]), int(d["boundary"]), dec(d["drop"]), bool(d["plateau"]))
+        return cls(
+            float_from_json(d["z"]),
+            int(d["boundary"]),
+            float_from_json(d["drop"]),
+            bool(d["plateau"]),
+        )
 
 
 class LossStepDetector:
@@ -216,7 +221,7 @@ class LossStepDetector:
     def state_dict(self) -> dict:
         ring = dict(self.ring)
         for f in ("median", "noise", "lr"):
-            ring[f] = enc_list(ring[f])
+            ring[f] = floats_to_json(ring[f])
         candidate = None if self.candidate is None else self.candidate.to_state()
         return {
             "ring": ring,
@@ -230,7 +235,7 @@ class LossStepDetector:
     def load_state_dict(self, d: dict) -> None:
         ring = {f: list(d["ring"][f]) for f in RING_FIELDS}
         for f in ("median", "noise", "lr"):
-            ring[f] = dec_list(ring[f])
+            ring[f] = floats_from_json(ring[f])
         self.ring = ring
         self.blocks_done, self.armed = int(d["blocks_done"]), bool(d["armed"])
         self.abs_d2.load_state_dict(d["abs_d2"])

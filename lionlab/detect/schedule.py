@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from lionlab.detect.batch import Batch
-from lionlab.detect.state import dec, enc
+from lionlab.detect.state import float_from_json, float_to_json
 
 
 class ScheduleTracker:
@@ -27,7 +27,7 @@ class ScheduleTracker:
         return lr
 
     def state_dict(self) -> dict:
-        return {"lr": enc(self.lr)}
+        return {"lr": float_to_json(self.lr)}
 
     def load_state_dict(self, d: dict) -> None:
-        self.lr = dec(d["lr"])
+        self.lr = float_from_json(d["lr"])

@@ -6,18 +6,18 @@ import math
 from collections.abc import Iterable
 
 
-def enc(x: float) -> float | str:
+def float_to_json(x: float) -> float | str:
     x = float(x)
     return x if math.isfinite(x) else repr(x)
 
 
-def dec(v: float | str) -> float:
+def float_from_json(v: float | str) -> float:
     return float(v)
 
 
-def enc_list(xs: Iterable[float]) -> list[float | str]:
-    return [enc(x) for x in xs]
+def floats_to_json(xs: Iterable[float]) -> list[float | str]:
+    return [float_to_json(x) for x in xs]
 
 
-def dec_list(vs: Iterable[float | str]) -> list[float]:
+def floats_from_json(vs: Iterable[float | str]) -> list[float]:
     return [float(v) for v in vs]

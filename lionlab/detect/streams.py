@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from lionlab.detect.state import dec, dec_list, enc
+from lionlab.detect.state import float_from_json, float_to_json, floats_from_json
 
 MAD_TO_SD = 1.4826  # median absolute deviation -> SD for Gaussian noise
 NOISE_FLOOR = 1e-6  # log units; a noiseless series still gets finite z-scores
@@ -108,7 +108,7 @@ class BlockStream:
 
     def load_state_dict(self, d: dict) -> None:
         self.points_done = int(d["points_done"])
-        self._values = np.array(dec_list(d["values"]), dtype=np.float64)
+        self._values = np.array(floats_from_json(d["values"]), dtype=np.float64)
         self._steps = np.array(d["steps"], dtype=np.int64)
 
 
@@ -137,10 +137,10 @@ class Ewma:
         return means
 
     def state_dict(self) -> list:
-        return [enc(self.total), enc(self.weight)]
+        return [float_to_json(self.total), float_to_json(self.weight)]
 
     def load_state_dict(self, d: list) -> None:
-        self.total, self.weight = dec(d[0]), dec(d[1])
+        self.total, self.weight = float_from_json(d[0]), float_from_json(d[1])
 
 
 class LevelTracker:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from lionlab.detect.state import dec, enc
+from lionlab.detect.state import float_from_json, float_to_json
 
 if TYPE_CHECKING:
     from lionlab.sweeps.expand import Trial
@@ -48,15 +48,19 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (non-finite floats as "nan", "inf")."""
         d = asdict(self)
-        d["value"] = enc(self.value)
-        d["cutoff"] = None if self.cutoff is None else enc(self.cutoff)
+        d["value"] = float_to_json(self.value)
+        d["cutoff"] = None if self.cutoff is None else float_to_json(self.cutoff)
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Decision:
         cutoff = d.get("cutoff")
         return cls(
-            **{**d, "value": dec(d["value"]), "cutoff": None if cutoff is None else dec(cutoff)}
+            **{
+                **d,
+                "value": float_from_json(d["value"]),
+                "cutoff": None if cutoff is None else float_from_json(cutoff),
+            }
         )
 
 

@@ -17,10 +17,11 @@ import numpy as np
 import orjson
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from support.chromium import CHROMIUM, CHROMIUM_ARGS
+from support.live import LiveServer, start_server
 
 from lionlab_server.db import begin_write, make_engine, make_sessionmaker
 from lionlab_server.store.flags import add_flags
-from lionlab_server.throwaway import CHROMIUM, CHROMIUM_ARGS, LiveServer, start_server
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 1000}
@@ -95,7 +96,7 @@ def _fill(d: Dashboard) -> None:
         # training on a worker that the server never takes for lost (LOST_AFTER is a day)
         attempt = d.claim(d.runs[role])
         curve = _curve(1500, seed, nan_at=900 if role == "lion" else None)
-        d.log(d.runs[role], range(1500), curve, attempt=attempt)
+        d.log(d.runs[role], range(1, 1501), curve, attempt=attempt)  # 1-based, as a worker logs
         d.keys[role] = list(JOB_KEYS)
     d.runs["script"] = d.new_run(name="long-script", optimizer="lion", config={"lr": 3e-4})
     rng = np.random.default_rng(3)

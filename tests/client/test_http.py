@@ -2,10 +2,10 @@
 
 import httpx
 import pytest
+from support.local_servers import free_port
 from support.scripted_http import Reply, ScriptedServer
 
 from lionlab.client import ApiClient, ApiError, BatchSender
-from lionlab_server.throwaway import free_port
 
 
 @pytest.fixture

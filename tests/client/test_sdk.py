@@ -6,13 +6,13 @@ import time
 import httpx
 import pytest
 from support.live import start_server
+from support.local_servers import free_port
 
 import lionlab
 from lionlab.client import ApiClient, ApiError, BatchSender, connect
 from lionlab.client.batching import columnar
 from lionlab.client.spool import RunSpool
 from lionlab.client.sync import sync_path
-from lionlab_server.throwaway import free_port
 
 
 def _series(server, run_id, key):

@@ -9,12 +9,12 @@ import time
 import httpx
 import pytest
 from support.live import start_server
+from support.local_servers import free_port, port_open
 
 import lionlab
 from lionlab.client import connect
 from lionlab.client.spool import RunSpool, find_spools
 from lionlab.client.sync import sync_path
-from lionlab_server.throwaway import free_port, port_open
 
 TOKEN = "ll-sync-test-admin-token"  # registered by the server when it starts at last
 

@@ -6,14 +6,8 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-
-from lionlab_server.throwaway import (
-    Stack,
-    ThrowawayRedis,
-    create_database,
-    drop_database,
-    start_stack,
-)
+from support.local_servers import ThrowawayRedis, create_database, drop_database
+from support.stack import Stack, start_stack
 
 # Small, so a lost worker's job is requeued within seconds; the reaper runs every third of it.
 LOST_AFTER = 3.0

@@ -7,8 +7,9 @@ import time
 import pytest
 from support import sdk_logger
 from support.ledger import assert_ended, assert_script_stored_once, last_step
-
-from lionlab_server.throwaway import Stack, ThrowawayPostgres, start_server
+from support.live import start_server
+from support.local_servers import ThrowawayPostgres
+from support.stack import Stack
 
 SCRIPT_STEPS = 80_000  # 80,000 loss + 26,667 acc points
 

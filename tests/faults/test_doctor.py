@@ -13,8 +13,7 @@ import time
 
 import httpx
 import pytest
-
-from lionlab_server.throwaway import ThrowawayPostgres, create_database
+from support.local_servers import ThrowawayPostgres, create_database
 
 REPORT_WAIT_S = 180  # a CPU worker imports torch and builds the C kernel before it reports
 

@@ -7,9 +7,10 @@ import os
 import uuid
 
 import pytest
+from support.live import start_server
+from support.local_servers import create_database, drop_database
 
 from bench.load import KEYS, WRITERS, mismatches, run_load
-from lionlab_server.throwaway import create_database, drop_database, start_server
 
 pytestmark = pytest.mark.slow
 

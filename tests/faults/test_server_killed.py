@@ -18,8 +18,7 @@ from support.ledger import (
     char_lm_job,
     last_step,
 )
-
-from lionlab_server.throwaway import start_server
+from support.live import start_server
 
 JOB_STEPS = 300  # long enough to be mid-run when the script has logged 3000 steps
 SCRIPT_STEPS = 30_000

@@ -17,8 +17,7 @@ from support.ledger import (
     worker_pid,
 )
 from support.proxy import TcpProxy
-
-from lionlab_server.throwaway import Stack
+from support.stack import Stack
 
 STEPS = 40
 STEPS_AFTER_REDISPATCH = 20

@@ -4,9 +4,8 @@ Faults (a worker killed mid-run and others) are in tests/faults/."""
 
 import pytest
 from support.ledger import STEP_KEYS
+from support.local_servers import create_database, drop_database
 from support.stack import start_stack
-
-from lionlab_server.throwaway import create_database, drop_database
 
 
 def job(optimizer: str, steps: int = 20, **extra) -> dict:

@@ -5,9 +5,8 @@ a verdict and the compute its early stops saved."""
 import time
 
 import pytest
+from support.local_servers import create_database, drop_database
 from support.stack import start_stack
-
-from lionlab_server.throwaway import create_database, drop_database
 
 STEPS = 160
 PLANTED_LR = 0.33  # Lion moves every weight by lr each step: this blows up within ~100 steps

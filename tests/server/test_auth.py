@@ -69,3 +69,33 @@ def test_the_dashboard_cookie_authenticates_and_writes_need_the_csrf_header(api)
     assert r.status_code == 201
     client.cookies.set("lionlab_token", "llk_wrong")
     assert client.get("/api/v1/projects").status_code == 401
+
+
+def test_a_revoked_token_stops_working_once_its_cached_scope_expires(app, api):
+    """The scope cache saves a lookup per request; revoking a token takes at most its ttl."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from lionlab_server.api.deps import TOKEN_TTL_S, token_cache
+    from lionlab_server.models import ApiToken
+    from lionlab_server.store.tokens import hash_token
+
+    now = [0.0]
+    app.state.token_cache = token_cache(timer=lambda: now[0])
+    body = {"name": "soon-revoked", "project_id": api.project()["id"]}
+    secret = api.post("/tokens", json=body).json()["token"]
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert api.get("/projects", headers=headers).status_code == 200  # scope now cached
+
+    with app.state.sessionmaker() as session, session.begin():
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == hash_token(secret))
+            .values(revoked_at=datetime.now(timezone.utc))
+        )
+    now[0] = TOKEN_TTL_S / 2
+    assert api.get("/projects", headers=headers).status_code == 200  # still the cached scope
+    now[0] = TOKEN_TTL_S + 0.1
+    r = api.get("/projects", headers=headers)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"][0]["msg"]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from lionlab_server.throwaway import create_database, drop_database, start_server
+from support.live import start_server
+from support.local_servers import create_database, drop_database
 
 pytestmark = pytest.mark.slow
 

@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from support.local_servers import free_port
 
 from lionlab.settings import Settings
 from lionlab_server import migrate
 from lionlab_server.db import make_engine
 from lionlab_server.services import health
-from lionlab_server.throwaway import free_port
 
 OK, WARN, FAIL = health.Verdict.OK, health.Verdict.WARN, health.Verdict.FAIL
 

@@ -3,11 +3,11 @@
 import time
 
 import pytest
+from support.local_servers import free_port
 
 from lionlab_server.db import begin_write, session_scope
 from lionlab_server.services.dispatch import Dispatcher
 from lionlab_server.store import lifecycle
-from lionlab_server.throwaway import free_port
 
 JOB = {"task": "char_lm", "steps": 10, "optimizer": {"name": "adamw"}}
 

@@ -7,8 +7,7 @@ import httpx
 import numpy as np
 import pytest
 from support.live import start_server
-
-from lionlab_server.throwaway import ThrowawayPostgres
+from support.local_servers import ThrowawayPostgres
 
 
 @pytest.mark.slow

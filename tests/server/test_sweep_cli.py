@@ -7,7 +7,7 @@ import sys
 import pytest
 from support.live import start_server
 
-from lionlab.launch import demo_sweep_spec
+from lionlab.demo import demo_sweep_spec
 from lionlab.sweep_progress import progress_line
 from lionlab.sweeps import expand, parse_spec
 

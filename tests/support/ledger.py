@@ -7,8 +7,8 @@ tells the writes of two attempts of a job apart.
 
 from __future__ import annotations
 
-from lionlab_server.throwaway import Stack
 from support import sdk_logger
+from support.stack import Stack
 
 # Keys the char_lm job logs at every step (eval_loss only every eval_interval steps).
 STEP_KEYS = {

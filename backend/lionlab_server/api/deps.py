@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
+from cachetools import TTLCache
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -22,24 +24,16 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-class TokenCache:
-    """Valid tokens' scopes for a few seconds, so a run logging every second does not look
-    its token up per batch. A revoked token stops working within `ttl` seconds."""
+TOKEN_TTL_S = 5.0  # a revoked token stops working within this many seconds
+_token_cache_lock = threading.Lock()  # TTLCache is not thread-safe; sync routes run in threads
 
-    def __init__(self, ttl: float = 5.0, size: int = 1024):
-        self.ttl, self.size = ttl, size
-        self._entries: dict[str, tuple[float, Scope]] = {}
 
-    def get(self, token: str) -> Scope | None:
-        entry = self._entries.get(token)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, token: str, scope: Scope) -> None:
-        if len(self._entries) >= self.size:
-            self._entries.clear()
-        self._entries[token] = (time.monotonic() + self.ttl, scope)
+def token_cache(
+    ttl: float = TOKEN_TTL_S, size: int = 1024, timer: Callable[[], float] = time.monotonic
+) -> TTLCache[str, Scope]:
+    """Valid tokens' scopes for `ttl` seconds, so a run logging every second does not look
+    its token up per batch."""
+    return TTLCache(maxsize=size, ttl=ttl, timer=timer)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -81,12 +75,15 @@ def authenticate(
             "(the server printed an admin token on first start; `lionlab token create` makes more)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    scope = request.app.state.token_cache.get(token)
+    cache = request.app.state.token_cache
+    with _token_cache_lock:
+        scope = cache.get(token)
     if scope is None:
         scope = resolve_token(session, token)
         session.rollback()  # end the read transaction; the route starts its own
         if scope is not None:
-            request.app.state.token_cache.put(token, scope)
+            with _token_cache_lock:
+                cache[token] = scope
     if scope is None:
         raise HTTPException(
             401,

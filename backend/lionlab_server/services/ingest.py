@@ -20,7 +20,7 @@ from lionlab_server.errors import InputError
 from lionlab_server.services import detection, sweeps
 from lionlab_server.store import lifecycle
 from lionlab_server.store.metrics import KeyPoints, ingest_points
-from lionlab_server.store.runs import run_row
+from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 
 NON_FINITE = {
@@ -224,7 +224,7 @@ def ingest(
     caller commits); returns (points written, flags raised). NotFound outside the scope;
     Conflict when a job's batch does not come from its current attempt (`attempt`)."""
     begin_write(session)
-    run = run_row(session, scope, run_id)
+    run = visible_run(session, scope, run_id)
     lifecycle.fence_writer(session, run, attempt)
     if not batch:
         return 0, []

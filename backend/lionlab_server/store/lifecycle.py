@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from lionlab.lifecycle import STOP_REASONS, WORKER_ENDS, Actor, RunStatus, sources
 from lionlab_server.errors import Conflict, InputError
 from lionlab_server.models import Run, utcnow
-from lionlab_server.store.runs import run_row
+from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 
 
@@ -44,7 +44,7 @@ def _held(run_id: int, worker: str, attempt: int) -> ColumnElement[bool]:
 def claim(session: Session, scope: Scope, run_id: int, worker: str) -> int:
     """Move a queued job to running for `worker`; returns the claim's attempt number.
     Conflict if anyone else got there first or the run ended."""
-    run_row(session, scope, run_id)
+    visible_run(session, scope, run_id)
     now = utcnow()
     attempt = session.execute(
         update(Run)
@@ -81,7 +81,7 @@ def _stale(session: Session, run_id: int, worker: str, attempt: int) -> Conflict
 
 def heartbeat(session: Session, scope: Scope, run_id: int, worker: str, attempt: int) -> str | None:
     """Record that `worker` is alive on the run; returns a requested stop reason, if any."""
-    run_row(session, scope, run_id)
+    visible_run(session, scope, run_id)
     row = session.execute(
         update(Run)
         .where(_held(run_id, worker, attempt))
@@ -109,7 +109,7 @@ def finish(
             f"a worker ends a run as one of "
             f"{sorted(s.value for s in WORKER_ENDS)}, not {status.value!r}",
         )
-    run_row(session, scope, run_id)
+    visible_run(session, scope, run_id)
     done = session.execute(
         update(Run)
         .where(_held(run_id, worker, attempt))
@@ -147,7 +147,7 @@ def move_script(
     session: Session, scope: Scope, run_id: int, status: RunStatus, error: str | None = None
 ) -> None:
     """A script starts or ends its own run (PATCH /runs/{id}); jobs are refused."""
-    row = run_row(session, scope, run_id)
+    row = visible_run(session, scope, run_id)
     now = utcnow()
     values: dict = {"status": status.value}
     if status == RunStatus.RUNNING:
@@ -176,7 +176,7 @@ def move_script(
 
 def request_stop(session: Session, scope: Scope, run_id: int, reason: RunStatus) -> None:
     """Cancel a run: at once if it is queued or a script's, via its worker if a running job."""
-    run_row(session, scope, run_id)
+    visible_run(session, scope, run_id)
     at_once = session.execute(
         update(Run)
         .where(

@@ -41,8 +41,8 @@ def _out(row: Run, tags: list[str]) -> schemas.Run:
     return schemas.Run(**fields, tags=tags, status=RunStatus(row.status))
 
 
-def run_row(session: Session, scope: Scope, run_id: int) -> Run:
-    """The run's ORM row, for store modules; NotFound outside the scope."""
+def visible_run(session: Session, scope: Scope, run_id: int) -> Run:
+    """The run's ORM row when `scope` may see it; NotFound otherwise."""
     row = session.get(Run, run_id)
     if row is None or not scope.allows(row.project_id):
         raise NotFound("run", run_id, "run_id")
@@ -90,7 +90,7 @@ def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> tuple
 
 
 def get_run(session: Session, scope: Scope, run_id: int) -> schemas.Run:
-    row = run_row(session, scope, run_id)
+    row = visible_run(session, scope, run_id)
     return _out(row, _tags(session, [row.id])[row.id])
 
 
@@ -123,7 +123,7 @@ def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[sche
 
 def update_run(session: Session, scope: Scope, run_id: int, data: schemas.RunUpdate) -> None:
     """Rename, retag or reconfigure a run (its status is the lifecycle's: see lifecycle.py)."""
-    row = run_row(session, scope, run_id)
+    row = visible_run(session, scope, run_id)
     changes = data.model_dump(exclude_unset=True, exclude={"status", "error"})
     if "tags" in changes:
         _set_tags(session, row.id, changes.pop("tags") or [])

@@ -19,7 +19,7 @@ from lionlab_server.models import MetricKey, MetricSummary
 from lionlab_server.services.downsample import LOD_WIDTHS, downsample_minmax, lod_candidates
 from lionlab_server.store.lod import read_lod
 from lionlab_server.store.points import edge_points, read_points
-from lionlab_server.store.runs import run_row
+from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 
 
@@ -57,7 +57,7 @@ def query_series(
 ) -> list[SeriesData]:
     """Downsampled series for every (run, key) pair; pairs never logged come back empty."""
     for run_id in run_ids:
-        run_row(session, scope, run_id)  # NotFound outside the scope
+        visible_run(session, scope, run_id)  # NotFound outside the scope
     key_ids = dict(
         session.execute(select(MetricKey.name, MetricKey.id).where(MetricKey.name.in_(keys))).all()
     )

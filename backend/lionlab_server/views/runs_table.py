@@ -26,7 +26,10 @@ class RunRow(BaseModel):
     """One run as the runs table and the run page header show it."""
 
     run: Run
-    step: int | None = Field(description="Last step logged (any key).")
+    step: int | None = Field(
+        description="Last step logged (any key). A job's steps count from 1 (the worker logs "
+        "1..total_steps), so for a job this is the number of steps done."
+    )
     total_steps: int | None = Field(description="The job's steps; None for script runs.")
     progress: float | None = Field(description="Fraction done, 0..1, when total_steps is known.")
     eta_s: float | None = Field(description="Seconds left at the pace so far (running jobs).")
@@ -61,12 +64,12 @@ def _timing(run: Run, step: int | None, total: int | None, now: datetime):
     end = run.finished_at or now
     duration = max(0.0, (end - run.started_at).total_seconds())
     eta = None
-    if run.status == RunStatus.RUNNING and total and step is not None and step + 1 < total:
-        eta = duration / (step + 1) * (total - step - 1)
+    if run.status == RunStatus.RUNNING and total and step and step < total:
+        eta = duration / step * (total - step)
     return duration, eta
 
 
-def run_row(
+def table_row(
     run: Run, summaries: Sequence[MetricSummary], flags: Sequence[FlagOut], now: datetime
 ) -> RunRow:
     """The table row of `run` from its metric summaries and flags, as of `now`."""
@@ -76,9 +79,7 @@ def run_row(
     step = max(steps) if steps else None
     progress = None
     if total:
-        progress = (
-            1.0 if run.status == RunStatus.SUCCEEDED else min(1.0, ((step or -1) + 1) / total)
-        )
+        progress = 1.0 if run.status == RunStatus.SUCCEEDED else min(1.0, (step or 0) / total)
     duration, eta = _timing(run, step, total, now)
     loss = _loss(summaries)
     return RunRow(

@@ -16,7 +16,7 @@ from lionlab_server.store.series import query_series, summaries
 from lionlab_server.views.compare import compare_figure, compare_runs
 from lionlab_server.views.run_charts import STANDARD_CHARTS
 from lionlab_server.views.traces import x_axis
-from lionlab_server.web.gather import (
+from lionlab_server.web.chart_endpoints import (
     MaxPoints,
     Smoothing,
     TzOffset,

@@ -20,7 +20,7 @@ from lionlab_server.views.params import format_param, run_params
 from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart_figure
 from lionlab_server.views.runs_table import RunRow
 from lionlab_server.views.traces import x_axis
-from lionlab_server.web.gather import (
+from lionlab_server.web.chart_endpoints import (
     MaxPoints,
     Smoothing,
     TzOffset,

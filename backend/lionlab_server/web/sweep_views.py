@@ -9,7 +9,7 @@ from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import IdPath
 from lionlab_server.services import sweep_report as reports
 from lionlab_server.views.sweep import sweep_page
-from lionlab_server.web.gather import json_response
+from lionlab_server.web.chart_endpoints import json_response
 
 router = APIRouter(prefix="/views", tags=["views"])
 

@@ -48,7 +48,8 @@ export function progressView(row) {
   const barClass =
     status === "succeeded" ? "bar done" : ACTIVE_STATUSES.includes(status) ? "bar" : "bar stopped";
   const right = status === "running" && row.eta_s !== null ? `ETA ${fmtDuration(row.eta_s)}` : `${pct}%`;
-  const left = `${fmtInt(row.step === null ? 0 : row.step + 1)} / ${fmtInt(row.total_steps)}`;
+  // A job's steps count from 1, so its last step logged is the number of steps done.
+  const left = `${fmtInt(row.step === null ? 0 : row.step)} / ${fmtInt(row.total_steps)}`;
   return h(
     "div",
     { class: "progress", title: `${pct}% of ${fmtInt(row.total_steps)} steps` },

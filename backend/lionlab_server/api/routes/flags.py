@@ -9,7 +9,7 @@ from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import IdPath
 from lionlab_server.store.flags import list_flags
-from lionlab_server.store.runs import run_row
+from lionlab_server.store.runs import visible_run
 
 router = APIRouter(tags=["flags"])
 
@@ -17,5 +17,5 @@ router = APIRouter(tags=["flags"])
 @router.get("/runs/{run_id}/flags", response_model=list[schemas.FlagOut], responses=responses(404))
 def get_flags(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     """Flags raised by the run's detectors (divergence, grad_norm_drift, loss_step)."""
-    run_row(session, scope, run_id)
+    visible_run(session, scope, run_id)
     return list_flags(session, run_id)

@@ -19,7 +19,7 @@ from lionlab_server.api.validation import DbId, IdPath, MetricKeyName, Step
 from lionlab_server.errors import InputError
 from lionlab_server.services import ingest as ingest_service
 from lionlab_server.store.metrics import KeyPoints
-from lionlab_server.store.runs import run_row
+from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.series import SeriesData, query_series, summaries
 
@@ -91,7 +91,7 @@ async def log_metrics(
 )
 def list_metrics(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     """Every metric key logged for the run, with its summary."""
-    run_row(session, scope, run_id)
+    visible_run(session, scope, run_id)
     return summaries(session, run_id)
 
 

@@ -1,4 +1,4 @@
-"""Starting LionLab's worker processes on this machine, and the demo comparison.
+"""Starting LionLab's Celery worker processes on this machine.
 
 `lionlab worker --gpus 0,1` runs one Celery worker process per GPU, each pinned with
 CUDA_VISIBLE_DEVICES and consuming the `gpu` queue one job at a time. Without GPUs one
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,14 +18,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class WorkerPlan:
-    name: str  # Celery node name
+    name: str  # Celery node name, with Celery's %h (this host's name) still in it
     queues: tuple[str, ...]
     env: dict[str, str]
+
+    @property
+    def node_name(self) -> str:
+        """The name the worker will have: %h expanded to the host name, as Celery does."""
+        return self.name.replace("%h", socket.gethostname())
 
     def describe(self) -> str:
         pin = self.env.get("CUDA_VISIBLE_DEVICES")
         where = f"GPU {pin} (CUDA_VISIBLE_DEVICES={pin})" if pin else "CPU"
-        return f"worker {self.name}: {where}, queues {','.join(self.queues)}"
+        return f"worker {self.node_name}: {where}, queues {','.join(self.queues)}"
 
 
 def plan_workers(gpus: list[str] | None, queues: list[str] | None) -> list[WorkerPlan]:
@@ -124,59 +130,3 @@ def wait_all(procs: list[subprocess.Popen]) -> int:
     except KeyboardInterrupt:
         stop_processes(procs)
         return 130
-
-
-def wait_until_up(url: str, timeout: float = 120) -> None:
-    """Block until the server at `url` answers its health check."""
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"LionLab at {url} did not answer within {timeout:.0f}s")
-
-
-DEMO_PROJECT = "demo"
-
-
-def demo_sweep_spec() -> dict:
-    """The demo: a small paired Lion-vs-AdamW sweep on the built-in character LM.
-
-    Three AdamW learning rates, the last one far too large (it diverges, and so do the Lion
-    configurations derived from it); Lion's lr and weight decay derived from each with the
-    paper's rule (lr / 3 and / 10, weight decay x 3 and x 10); two seeds; ASHA on eval loss.
-    Sized to finish in under ten minutes on a 2-core CPU (bench/sweep_demo.py measures it).
-    """
-    return {
-        "name": "demo-lion-vs-adamw",
-        "description": "Built-in char LM: Lion's grid derived from AdamW's by the paper's "
-        "transfer rule; AdamW lr 1.0 is planted as a far too large setting.",
-        "base": {
-            "task": "char_lm",
-            "model_size": "tiny",
-            "steps": 400,
-            "eval_interval": 50,
-            "schedule": {"warmup_steps": 30, "decay": "cosine"},
-            "checkpoint_interval": 0,
-            "device": "auto",
-        },
-        "optimizers": ["adamw", "lion"],
-        "seeds": 2,
-        "space": {"adamw": {"optimizer.lr": [1.0e-3, 3.0e-3, 1.0]}},
-        "paired": {"factors": [3, 10]},
-        "limits": {"max_parallel": 2},
-        "asha": {"eta": 3, "min_steps": 100},
-    }
-
-
-def queue_demo(api) -> dict:
-    """Submit the demo sweep to project 'demo'; returns the sweep."""
-    from lionlab.client.run import project_id
-    from lionlab.sweep_progress import submit
-
-    return submit(api, project_id(api, DEMO_PROJECT), demo_sweep_spec())

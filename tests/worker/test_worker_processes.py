@@ -1,6 +1,10 @@
 """`lionlab worker` process planning: one pinned process per GPU, or one CPU process."""
 
-from lionlab.launch import celery_command, plan_workers
+import socket
+
+from celery.utils.nodenames import host_format
+
+from lionlab.worker_processes import celery_command, plan_workers
 from lionlab_worker.executor import worker_name
 
 
@@ -15,7 +19,16 @@ def test_one_process_per_gpu_each_pinned_and_consuming_the_gpu_queue():
 def test_without_gpus_one_cpu_process_takes_both_queues():
     (plan,) = plan_workers([], None)
     assert plan.queues == ("cpu", "gpu") and plan.env["CUDA_VISIBLE_DEVICES"] == ""
-    assert plan.describe().startswith("worker cpu@%h: CPU")
+    assert plan.describe().startswith(f"worker cpu@{socket.gethostname()}: CPU")
+
+
+def test_the_printed_node_name_is_the_one_celery_gives_the_worker():
+    """Celery expands %h in `-n` to the host name; what `lionlab up` prints must match."""
+    (plan,) = plan_workers(["0"], None)
+    cmd = celery_command(plan)
+    assert cmd[cmd.index("-n") + 1] == "gpu0@%h"
+    assert plan.node_name == host_format("gpu0@%h") == f"gpu0@{socket.gethostname()}"
+    assert "%" not in plan.describe()
 
 
 def test_each_process_runs_one_job_at_a_time():

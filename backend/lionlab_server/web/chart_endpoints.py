@@ -1,4 +1,5 @@
-"""Reads shared by the view endpoints: a run's summaries and flags, its table row, figures."""
+"""What the dashboard's chart endpoints share: their query parameters, a run's flags and table
+row, and the figure JSON response."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from lionlab_server.schemas import FlagOut, Run
 from lionlab_server.store.flags import list_flags
-from lionlab_server.store.runs import run_row as visible_run
+from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.series import summaries
-from lionlab_server.views.runs_table import RunRow, run_row
+from lionlab_server.views.runs_table import RunRow, table_row
 from lionlab_server.views.traces import XMode
 
 # Query parameters every chart endpoint takes.
@@ -35,7 +36,7 @@ def flags_of(session: Session, scope: Scope, run_id: int) -> list[FlagOut]:
 
 def row_of(session: Session, scope: Scope, run: Run, now: datetime | None = None) -> RunRow:
     now = now or datetime.now(timezone.utc)
-    return run_row(run, summaries(session, run.id), flags_of(session, scope, run.id), now)
+    return table_row(run, summaries(session, run.id), flags_of(session, scope, run.id), now)
 
 
 def json_response(body: Any) -> Response:
