@@ -8,7 +8,7 @@ from support.api import as_float
 
 from lionlab_server.db import make_engine, make_sessionmaker
 from lionlab_server.models import MetricKey, MetricPoint
-from lionlab_server.services.downsample import LOD_WIDTHS, lod_buckets
+from lionlab_server.store.downsample import LOD_WIDTHS, lod_buckets
 from lionlab_server.store.lod import read_lod
 from lionlab_server.store.points import read_points, summary_from_points
 from lionlab_server.store.series import summaries

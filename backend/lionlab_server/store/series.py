@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
 from lionlab_server.models import MetricKey, MetricSummary
-from lionlab_server.services.downsample import LOD_WIDTHS, downsample_minmax, lod_candidates
+from lionlab_server.store.downsample import LOD_WIDTHS, downsample_minmax, lod_candidates
 from lionlab_server.store.lod import read_lod
 from lionlab_server.store.points import edge_points, read_points
 from lionlab_server.store.runs import run_row
