@@ -30,6 +30,16 @@ def test_nan_and_infinities_round_trip_exactly(api):
     assert s["values"][1:4] == ["NaN", "Infinity", "-Infinity"]
 
 
+def test_summaries_and_table_rows_carry_nonfinite_values_as_text(api):
+    project = api.project()["id"]
+    run = api.run(project, optimizer="lion")["id"]
+    api.log(run, range(3), {"loss": [math.inf, -math.inf, math.nan]})
+    (summary,) = api.get(f"/runs/{run}/metrics").json()
+    assert (summary["last"], summary["min"], summary["max"]) == ("NaN", "-Infinity", "Infinity")
+    (row,) = api.get(f"/views/projects/{project}/runs").json()["items"]
+    assert (row["last_loss"], row["best_loss"]) == ("NaN", "-Infinity")
+
+
 def test_nonfinite_strings_and_nulls_are_accepted(api):
     run = _run(api)
     api.log(run, [0, 1, 2], {"a": ["NaN", "-Infinity", 2], "b": [None, 3.0, None]})
