@@ -7,21 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep
+from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import IdPath, Offset, ProjectNameFilter
-from lionlab_server.db import begin_write
 from lionlab_server.store import projects as store
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 @router.post("", status_code=201, response_model=schemas.Project, responses=responses(400, 409))
-def create_project(data: schemas.ProjectCreate, session: SessionDep, _: AdminDep):
-    begin_write(session)
-    project = store.create_project(session, data)
-    session.commit()
-    return project
+def create_project(data: schemas.ProjectCreate, session: WriteSessionDep, _: AdminDep):
+    return store.create_project(session, data)
 
 
 @router.get("", response_model=schemas.Page[schemas.Project])
@@ -42,9 +38,6 @@ def get_project(project_id: IdPath, session: SessionDep, scope: ScopeDep):
 
 @router.patch("/{project_id}", response_model=schemas.Project, responses=responses(400, 404, 409))
 def update_project(
-    project_id: IdPath, data: schemas.ProjectUpdate, session: SessionDep, scope: ScopeDep
+    project_id: IdPath, data: schemas.ProjectUpdate, session: WriteSessionDep, scope: ScopeDep
 ):
-    begin_write(session)
-    project = store.update_project(session, scope, project_id, data)
-    session.commit()
-    return project
+    return store.update_project(session, scope, project_id, data)
