@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from lionlab_server import schemas
 from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
-from lionlab_server.api.validation import IdPath, Offset, ProjectNameFilter
+from lionlab_server.api.queries import Paging, paging
+from lionlab_server.api.validation import IdPath, ProjectNameFilter
 from lionlab_server.store import projects as store
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -24,11 +25,11 @@ def create_project(data: schemas.ProjectCreate, session: WriteSessionDep, _: Adm
 def list_projects(
     session: SessionDep,
     scope: ScopeDep,
+    *,
     name: ProjectNameFilter | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
+    page: Annotated[Paging, paging(100, 500)],
 ):
-    return store.list_projects(session, scope, name, limit, offset)
+    return store.list_projects(session, scope, name, page.limit, page.offset)
 
 
 @router.get("/{project_id}", response_model=schemas.Project, responses=responses(404))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.api.deps import (
     ScopeDep,
@@ -16,15 +16,14 @@ from lionlab_server.api.deps import (
     run_ended,
 )
 from lionlab_server.api.errors import responses
-from lionlab_server.api.validation import DbId, IdPath, Offset, OptimizerLabel, Tag
+from lionlab_server.api.queries import Paging, RunFilterDep, paging
+from lionlab_server.api.validation import DbId, IdPath
 from lionlab_server.errors import InputError
 from lionlab_server.services.job_checks import job_warnings
 from lionlab_server.store import lifecycle
 from lionlab_server.store import runs as store
 
 router = APIRouter(prefix="/runs", tags=["runs"])
-
-SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
 
 
 @router.post("", status_code=201, response_model=schemas.RunCreated, responses=responses(400, 404))
@@ -51,25 +50,12 @@ def create_run(
 def list_runs(
     session: SessionDep,
     scope: ScopeDep,
+    *,
     project_id: Annotated[DbId | None, Query()] = None,
-    status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    optimizer: Annotated[list[OptimizerLabel], Query()] = [],  # noqa: B006
-    tag: Annotated[list[Tag], Query(description="Runs carrying every tag given.")] = [],  # noqa: B006
-    sort: Annotated[
-        str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
-    ] = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Offset = 0,
+    which: RunFilterDep,
+    page: Annotated[Paging, paging(50, 1000)],
 ):
-    f = store.RunFilter(
-        project_id=project_id,
-        status=tuple(s.value for s in status),
-        optimizer=tuple(optimizer),
-        tag=tuple(tag),
-        sort=sort,
-        limit=limit,
-        offset=offset,
-    )
+    f = replace(which, project_id=project_id, limit=page.limit, offset=page.offset)
     return store.list_runs(session, scope, f)
 
 

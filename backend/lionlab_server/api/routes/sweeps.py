@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep, dispatch_after_commit
 from lionlab_server.api.errors import responses
-from lionlab_server.api.validation import DbId, IdPath, Offset
+from lionlab_server.api.queries import Paging, paging
+from lionlab_server.api.validation import DbId, IdPath
 from lionlab_server.services import sweeps as service
 from lionlab_server.services.sweep_report import sweep_report
 from lionlab_server.store import sweeps as store
@@ -32,11 +33,11 @@ def create_sweep(data: schemas.SweepCreate, session: WriteSessionDep, scope: Sco
 def list_sweeps(
     session: SessionDep,
     scope: ScopeDep,
+    *,
     project_id: Annotated[DbId | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Offset = 0,
+    page: Annotated[Paging, paging(50, 1000)],
 ):
-    return store.list_sweeps(session, scope, project_id, limit, offset)
+    return store.list_sweeps(session, scope, project_id, page.limit, page.offset)
 
 
 @router.get("/{sweep_id}", response_model=schemas.SweepDetail, responses=responses(404))
