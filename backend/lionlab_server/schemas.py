@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lionlab.jobs import JobSpec
 from lionlab.lifecycle import RunStatus
+from lionlab_server.api.encoding import MetricValue
 from lionlab_server.api.validation import (
     MAX_ID,
     DbId,
@@ -172,9 +173,9 @@ class MetricSummary(BaseModel):
     count: int
     first_step: int | None
     last_step: int | None
-    last: float | str | None = Field(description="Value at last_step; 'NaN'/'Infinity' as text.")
-    min: float | str | None = Field(description="Smallest non-NaN value.")
-    max: float | str | None = Field(description="Largest non-NaN value.")
+    last: MetricValue | None = Field(description="Value at last_step; 'NaN'/'Infinity' as text.")
+    min: MetricValue | None = Field(description="Smallest non-NaN value.")
+    max: MetricValue | None = Field(description="Largest non-NaN value.")
     nan_count: int
 
 
@@ -218,7 +219,7 @@ class Series(BaseModel):
     run_id: int
     key: str
     steps: list[int]
-    values: list[float | str] = Field(description="Numbers; 'NaN', 'Infinity', '-Infinity'.")
+    values: list[MetricValue] = Field(description="Numbers; 'NaN', 'Infinity', '-Infinity'.")
     wall_time: list[float]
     points_in_range: int = Field(description="Stored points in the requested step range.")
     downsampled: bool

@@ -8,6 +8,7 @@ import pytest
 from support.live import start_server
 
 from lionlab.settings import Settings
+from lionlab_server.commands import describe_database
 
 
 @pytest.mark.slow
@@ -80,11 +81,9 @@ def test_token_create_for_an_unknown_project_fails_clearly(tmp_path, settings):
 
 
 def test_the_startup_banner_names_the_database_it_uses(tmp_path):
-    from lionlab.cli import _describe_database
-
     embedded = Settings(data_dir=tmp_path)
-    assert _describe_database(embedded) == f"SQLite {tmp_path / 'lionlab.db'} (WAL mode)"
+    assert describe_database(embedded) == f"SQLite {tmp_path / 'lionlab.db'} (WAL mode)"
     other_file = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/other.db")
-    assert _describe_database(other_file) == f"SQLite {tmp_path}/other.db (WAL mode)"
+    assert describe_database(other_file) == f"SQLite {tmp_path}/other.db (WAL mode)"
     pg = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://u:secret@db:5432/ll")
-    assert _describe_database(pg) == "PostgreSQL postgresql+psycopg://u:***@db:5432/ll"
+    assert describe_database(pg) == "PostgreSQL postgresql+psycopg://u:***@db:5432/ll"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lionlab_server.services.downsample import (
+from lionlab_server.store.downsample import (
     downsample_minmax,
     lod_buckets,
     lod_candidates,
@@ -72,7 +72,7 @@ def test_all_nan_bucket_keeps_its_count_and_nan_point():
 
 
 def test_all_levels_in_one_pass_equal_level_by_level_per_key():
-    from lionlab_server.services.downsample import lod_coarser, lod_levels
+    from lionlab_server.store.downsample import lod_coarser, lod_levels
 
     rng = np.random.default_rng(3)
     parts = []

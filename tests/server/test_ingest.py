@@ -8,7 +8,7 @@ from support.api import as_float
 
 from lionlab_server.db import make_engine, make_sessionmaker
 from lionlab_server.models import MetricKey, MetricPoint
-from lionlab_server.services.downsample import LOD_WIDTHS, lod_buckets
+from lionlab_server.store.downsample import LOD_WIDTHS, lod_buckets
 from lionlab_server.store.lod import read_lod
 from lionlab_server.store.points import read_points, summary_from_points
 from lionlab_server.store.series import summaries
@@ -28,6 +28,16 @@ def test_nan_and_infinities_round_trip_exactly(api):
     assert math.isnan(got[1]) and got[2] == math.inf and got[3] == -math.inf
     assert [got[i] for i in (0, 4, 6)] == [1.5, 1e-308, 1e308]
     assert s["values"][1:4] == ["NaN", "Infinity", "-Infinity"]
+
+
+def test_summaries_and_table_rows_carry_nonfinite_values_as_text(api):
+    project = api.project()["id"]
+    run = api.run(project, optimizer="lion")["id"]
+    api.log(run, range(3), {"loss": [math.inf, -math.inf, math.nan]})
+    (summary,) = api.get(f"/runs/{run}/metrics").json()
+    assert (summary["last"], summary["min"], summary["max"]) == ("NaN", "-Infinity", "Infinity")
+    (row,) = api.get(f"/views/projects/{project}/runs").json()["items"]
+    assert (row["last_loss"], row["best_loss"]) == ("NaN", "-Infinity")
 
 
 def test_nonfinite_strings_and_nulls_are_accepted(api):

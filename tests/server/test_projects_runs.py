@@ -26,6 +26,15 @@ def test_run_create_defaults_and_update(api):
     assert body["status"] == "succeeded" and body["finished_at"] and body["tags"] == ["best"]
 
 
+def test_a_refused_update_stores_none_of_it(api):
+    run = api.run(api.project()["id"], name="kept", tags=["a"])
+    # The rename is written before the route finds the error: the transaction is rolled back.
+    r = api.patch(f"/runs/{run['id']}", json={"name": "renamed", "error": "boom"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "error"]
+    after = api.get(f"/runs/{run['id']}").json()
+    assert (after["name"], after["tags"], after["status"]) == ("kept", ["a"], "running")
+
+
 def test_run_in_unknown_project_is_404(api):
     r = api.post("/runs", json={"project_id": 4242})
     assert r.status_code == 404 and "4242" in r.json()["detail"][0]["msg"]

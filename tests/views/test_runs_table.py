@@ -1,5 +1,7 @@
 """Rows of the runs table: progress and ETA, loss summary, flags, actions."""
 
+import math
+
 from lionlab_server.schemas import MetricSummary
 from lionlab_server.views.runs_table import table_row
 
@@ -43,9 +45,10 @@ def test_a_jobs_last_step_is_its_steps_done(build):
 
 def test_script_run_has_no_total_and_cannot_be_rerun(build):
     run = build.run(config={"lr": 3e-4, "wd": 1.0})
-    row = table_row(run, [summary("loss", 99, "NaN", 0.5)], [], build.now)
+    row = table_row(run, [summary("loss", 99, math.nan, 0.5)], [], build.now)
     assert row.total_steps is None and row.progress is None and row.eta_s is None
-    assert (row.loss_key, row.last_loss) == ("loss", "NaN")
+    assert row.loss_key == "loss" and math.isnan(row.last_loss)
+    assert row.model_dump(mode="json")["last_loss"] == "NaN"  # encoded only for JSON
     assert row.hparams == {"lr": "3e-4", "wd": "1"}
     assert row.can_cancel and not row.can_rerun
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch  # noqa: F401  (loaded when the worker starts, so a job does not wait for it)
 
+from lionlab.queues import TRAIN_TASK
 from lionlab_worker import executor, reporting
 from lionlab_worker.celery_app import app
-from lionlab_worker.queues import TRAIN_TASK
 
 
 @app.task(

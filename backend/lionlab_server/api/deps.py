@@ -1,4 +1,5 @@
-"""Request dependencies: settings, a database session, and the caller's token scope."""
+"""Request dependencies: a database session (read, or write: begun and committed here), and
+the caller's token scope."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from lionlab_server.db import begin_write
 from lionlab_server.errors import Forbidden
+from lionlab_server.services import sweeps
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import resolve_token
 
@@ -111,3 +114,36 @@ def require_admin(scope: ScopeDep) -> Scope:
 
 
 AdminDep = Annotated[Scope, Depends(require_admin)]
+
+
+# Session.info flag: send queued jobs to the broker once this request's transaction commits.
+_DISPATCH = "lionlab_dispatch_after_commit"
+
+
+def get_write_session(request: Request, session: SessionDep, _: ScopeDep) -> Iterator[Session]:
+    """The request's session as a writer: begun before the route, committed when it returns
+    (before the answer is sent), rolled back when it raises; then queued jobs are sent if
+    the route asked. After the scope, whose token lookup ends its own read transaction."""
+    begin_write(session)
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+    if session.info.pop(_DISPATCH, False):
+        request.app.state.dispatcher.dispatch_pending()
+
+
+WriteSessionDep = Annotated[Session, Depends(get_write_session, scope="function")]
+
+
+def dispatch_after_commit(session: Session) -> None:
+    """Send the queued jobs to the broker once `session`'s write transaction commits."""
+    session.info[_DISPATCH] = True
+
+
+def run_ended(session: Session, run_id: int) -> None:
+    """A run ended in this transaction: its sweep's freed slot may queue the next trial."""
+    if sweeps.run_ended(session, run_id):
+        dispatch_after_commit(session)

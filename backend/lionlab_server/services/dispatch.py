@@ -21,8 +21,11 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
+from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from lionlab import queues
+from lionlab.queues import Queue, queue_for
 from lionlab.settings import Settings
 from lionlab_server.db import begin_write, session_scope
 from lionlab_server.models import utcnow
@@ -32,28 +35,31 @@ from lionlab_server.store import lifecycle
 log = logging.getLogger("lionlab.dispatch")
 
 
+def make_producer(settings: Settings) -> Celery:
+    """A Celery app that only sends: the broker settings of `lionlab.queues`, no tasks."""
+    app = Celery("lionlab-api", set_as_current=False)
+    app.conf.update(queues.broker_config(settings))
+    return app
+
+
 class Dispatcher:
-    """Sends `lionlab.train_run` messages; the Celery app is built on first use."""
+    """Sends `lionlab.train_run` messages; the Celery producer is built on first use."""
 
     def __init__(self, settings: Settings, sessions: sessionmaker[Session]):
         self.settings, self.sessions = settings, sessions
-        self._celery = None
+        self._celery: Celery | None = None
         self._lock = threading.Lock()
 
     @property
-    def celery(self):
+    def celery(self) -> Celery:
         if self._celery is None:
-            from lionlab_worker.celery_app import make_celery
-
-            self._celery = make_celery(self.settings)
+            self._celery = make_producer(self.settings)
         return self._celery
 
     def _send(self, run_id: int, job: dict) -> bool:
-        from lionlab_worker.queues import TRAIN_TASK, queue_for
-
         try:
             self.celery.send_task(
-                TRAIN_TASK, args=[run_id], queue=queue_for(job.get("device", "auto")).value
+                queues.TRAIN_TASK, args=[run_id], queue=queue_for(job.get("device", "auto")).value
             )
         except Exception as exc:  # broker down: the run stays queued for the next round
             log.warning("could not queue run %s (%s); will retry", run_id, exc)
@@ -77,16 +83,12 @@ class Dispatcher:
 
     def queue_sizes(self) -> dict[str, int]:
         """Messages waiting in each job queue of the broker."""
-        from lionlab_worker.queues import Queue
-
         with self.celery.connection_for_write() as conn:
             channel = conn.default_channel
             return {q.value: channel.queue_declare(q.value).message_count for q in Queue}
 
     def taken_unclaimed(self, session: Session) -> list[int]:
         """Queued jobs whose message a worker took over LOST_AFTER ago without claiming it."""
-        from lionlab_worker.queues import queue_for
-
         waiting = lifecycle.dispatched_waiting(session)
         cutoff = utcnow() - timedelta(seconds=self.settings.lost_after)
         if not any(at < cutoff for _, _, at in waiting):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricLod
-from lionlab_server.services.downsample import (
+from lionlab_server.store.downsample import (
     LOD_WIDTHS,
     LodRows,
     lod_buckets,

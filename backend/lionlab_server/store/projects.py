@@ -45,6 +45,11 @@ def get_project(session: Session, scope: Scope, project_id: int) -> schemas.Proj
     return _out(_row(session, scope, project_id))
 
 
+def project_id_named(session: Session, name: str) -> int | None:
+    """The id of the project called `name`, in any scope (the server's own commands)."""
+    return session.scalar(select(Project.id).where(Project.name == name))
+
+
 def list_projects(
     session: Session, scope: Scope, name: str | None, limit: int, offset: int
 ) -> schemas.Page[schemas.Project]:

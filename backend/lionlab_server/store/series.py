@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
 from lionlab_server.models import MetricKey, MetricSummary
-from lionlab_server.services.downsample import LOD_WIDTHS, downsample_minmax, lod_candidates
+from lionlab_server.store.downsample import LOD_WIDTHS, downsample_minmax, lod_candidates
 from lionlab_server.store.lod import read_lod
 from lionlab_server.store.points import edge_points, read_points
 from lionlab_server.store.runs import visible_run
@@ -132,13 +132,6 @@ def _lod_candidates(session: Session, run_id: int, key_id: int, level: int, lo: 
     return steps[unique], values, walls, total
 
 
-def _json_float(value: float | None) -> float | str | None:
-    """A float for JSON: NaN and +/-Inf become 'NaN', 'Infinity', '-Infinity'."""
-    if value is None or np.isfinite(value):
-        return value
-    return "NaN" if np.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
 def summaries(session: Session, run_id: int) -> list[schemas.MetricSummary]:
     """Every key logged for a run with its summary, by key name."""
     rows = session.execute(
@@ -157,9 +150,9 @@ def summaries(session: Session, run_id: int) -> list[schemas.MetricSummary]:
                 count=s.count,
                 first_step=s.first_step,
                 last_step=s.last_step,
-                last=_json_float(last),
-                min=_json_float(s.min_value),
-                max=_json_float(s.max_value),
+                last=last,
+                min=s.min_value,
+                max=s.max_value,
                 nan_count=s.nan_count,
             )
         )

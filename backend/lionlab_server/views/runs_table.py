@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from lionlab.lifecycle import RunStatus
+from lionlab_server.api.encoding import MetricValue
 from lionlab_server.schemas import FlagOut, MetricSummary, Run
 from lionlab_server.views.params import format_param, run_params
 
@@ -35,8 +36,8 @@ class RunRow(BaseModel):
     eta_s: float | None = Field(description="Seconds left at the pace so far (running jobs).")
     duration_s: float | None = Field(description="Started to finished (or to now).")
     loss_key: str | None
-    last_loss: float | str | None
-    best_loss: float | str | None
+    last_loss: MetricValue | None
+    best_loss: MetricValue | None
     hparams: dict[str, str] = Field(description="Key hyper-parameters, formatted.")
     flags: FlagCounts
     can_cancel: bool

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.api.errors import responses
-from lionlab_server.api.routes.runs import SORT_PATTERN
-from lionlab_server.api.validation import IdPath, Offset, OptimizerLabel, Tag
+from lionlab_server.api.queries import Paging, RunFilterDep, paging
+from lionlab_server.api.validation import IdPath
 from lionlab_server.store import projects, runs
 from lionlab_server.store.series import query_series, summaries
 from lionlab_server.views.params import format_param, run_params
@@ -48,28 +48,16 @@ def runs_table(
     project_id: IdPath,
     session: SessionDep,
     scope: ScopeDep,
-    status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    optimizer: Annotated[list[OptimizerLabel], Query()] = [],  # noqa: B006
-    tag: Annotated[list[Tag], Query()] = [],  # noqa: B006
-    sort: Annotated[str, Query(pattern=SORT_PATTERN)] = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Offset = 0,
+    which: RunFilterDep,
+    page: Annotated[Paging, paging(200, 1000)],
 ):
     """The project's runs as table rows: progress, ETA, loss, flags, key hyper-parameters."""
     projects.get_project(session, scope, project_id)
-    f = runs.RunFilter(
-        project_id=project_id,
-        status=tuple(s.value for s in status),
-        optimizer=tuple(optimizer),
-        tag=tuple(tag),
-        sort=sort,
-        limit=limit,
-        offset=offset,
-    )
-    page = runs.list_runs(session, scope, f)
+    f = replace(which, project_id=project_id, limit=page.limit, offset=page.offset)
+    listed = runs.list_runs(session, scope, f)
     now = datetime.now(timezone.utc)
-    rows = [row_of(session, scope, run, now) for run in page.items]
-    return schemas.Page(items=rows, total=page.total, limit=page.limit, offset=page.offset)
+    rows = [row_of(session, scope, run, now) for run in listed.items]
+    return schemas.Page(items=rows, total=listed.total, limit=listed.limit, offset=listed.offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunView, responses=responses(404))

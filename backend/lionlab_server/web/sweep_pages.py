@@ -11,10 +11,9 @@ from fastapi.responses import Response
 
 from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.validation import IdPath
-from lionlab_server.errors import NotFound
 from lionlab_server.services import sweeps
 from lionlab_server.store import projects
-from lionlab_server.web.pages import not_found, render
+from lionlab_server.web.render import project_page, render_found
 from lionlab_server.web.session import PageScopeDep
 
 router = APIRouter(include_in_schema=False)
@@ -51,34 +50,23 @@ asha:                          # optional early termination
 """
 
 
-def _project_page(request: Request, scope, session, project_id: int, template: str, **extra):
-    try:
-        project = projects.get_project(session, scope, project_id)
-    except NotFound as error:
-        return not_found(request, scope, error)
-    return render(request, scope, template, active="projects", project=project, **extra)
-
-
 @router.get("/projects/{project_id}/sweeps")
 def sweeps_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
-    return _project_page(request, scope, session, project_id, "sweeps.html")
+    return project_page(request, session, scope, project_id, "sweeps.html")
 
 
 @router.get("/projects/{project_id}/sweeps/new")
 def new_sweep_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
-    return _project_page(
-        request, scope, session, project_id, "sweep_new.html", example=EXAMPLE_SPEC
-    )
+    return project_page(request, session, scope, project_id, "sweep_new.html", example=EXAMPLE_SPEC)
 
 
 def _sweep_page(request: Request, scope, session, sweep_id: int, *, report: bool) -> Response:
-    try:
+    def find() -> dict:
         sweep = sweeps.get_sweep(session, scope, sweep_id)
         project = projects.get_project(session, scope, sweep.project_id)
-    except NotFound as error:
-        return not_found(request, scope, error)
-    context = {"sweep": sweep, "project": project, "report": report}
-    return render(request, scope, "sweep.html", active="projects", **context)
+        return {"sweep": sweep, "project": project, "report": report}
+
+    return render_found(request, scope, "sweep.html", find)
 
 
 @router.get("/sweeps/{sweep_id}")

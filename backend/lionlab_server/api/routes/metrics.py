@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 from typing import Annotated
 
-import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from lionlab.settings import Settings
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep, authenticate, bearer
+from lionlab_server.api.encoding import encode_floats
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, IdPath, MetricKeyName, Step
 from lionlab_server.errors import InputError
@@ -95,21 +95,12 @@ def list_metrics(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     return summaries(session, run_id)
 
 
-def _json_values(values: np.ndarray) -> list:
-    """Floats as JSON numbers; NaN and +/-Inf as the strings 'NaN', 'Infinity', '-Infinity'."""
-    out = values.tolist()
-    for i in np.flatnonzero(~np.isfinite(values)).tolist():
-        v = out[i]
-        out[i] = "NaN" if v != v else ("Infinity" if v > 0 else "-Infinity")
-    return out
-
-
 def _series_json(s: SeriesData) -> dict:
     return {
         "run_id": s.run_id,
         "key": s.key,
         "steps": s.steps.tolist(),
-        "values": _json_values(s.values),
+        "values": encode_floats(s.values),
         "wall_time": s.walls.tolist(),
         "points_in_range": s.points_in_range,
         "downsampled": s.downsampled,

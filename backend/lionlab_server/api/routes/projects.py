@@ -4,35 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep
+from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
-from lionlab_server.api.validation import IdPath, Offset, ProjectNameFilter
-from lionlab_server.db import begin_write
+from lionlab_server.api.queries import Paging, paging
+from lionlab_server.api.validation import IdPath, ProjectNameFilter
 from lionlab_server.store import projects as store
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 @router.post("", status_code=201, response_model=schemas.Project, responses=responses(400, 409))
-def create_project(data: schemas.ProjectCreate, session: SessionDep, _: AdminDep):
-    begin_write(session)
-    project = store.create_project(session, data)
-    session.commit()
-    return project
+def create_project(data: schemas.ProjectCreate, session: WriteSessionDep, _: AdminDep):
+    return store.create_project(session, data)
 
 
 @router.get("", response_model=schemas.Page[schemas.Project])
 def list_projects(
     session: SessionDep,
     scope: ScopeDep,
+    *,
     name: ProjectNameFilter | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
+    page: Annotated[Paging, paging(100, 500)],
 ):
-    return store.list_projects(session, scope, name, limit, offset)
+    return store.list_projects(session, scope, name, page.limit, page.offset)
 
 
 @router.get("/{project_id}", response_model=schemas.Project, responses=responses(404))
@@ -42,9 +39,6 @@ def get_project(project_id: IdPath, session: SessionDep, scope: ScopeDep):
 
 @router.patch("/{project_id}", response_model=schemas.Project, responses=responses(400, 404, 409))
 def update_project(
-    project_id: IdPath, data: schemas.ProjectUpdate, session: SessionDep, scope: ScopeDep
+    project_id: IdPath, data: schemas.ProjectUpdate, session: WriteSessionDep, scope: ScopeDep
 ):
-    begin_write(session)
-    project = store.update_project(session, scope, project_id, data)
-    session.commit()
-    return project
+    return store.update_project(session, scope, project_id, data)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.deps import (
+    ScopeDep,
+    SessionDep,
+    WriteSessionDep,
+    dispatch_after_commit,
+    run_ended,
+)
 from lionlab_server.api.errors import responses
-from lionlab_server.api.routes.jobs import ended
-from lionlab_server.api.validation import DbId, IdPath, Offset, OptimizerLabel, Tag
-from lionlab_server.db import begin_write
+from lionlab_server.api.queries import Paging, RunFilterDep, paging
+from lionlab_server.api.validation import DbId, IdPath
 from lionlab_server.errors import InputError
 from lionlab_server.services.job_checks import job_warnings
 from lionlab_server.store import lifecycle
@@ -20,29 +25,24 @@ from lionlab_server.store import runs as store
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
-SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
-
 
 @router.post("", status_code=201, response_model=schemas.RunCreated, responses=responses(400, 404))
 def create_run(
     data: schemas.RunCreate,
-    request: Request,
     response: Response,
-    session: SessionDep,
+    session: WriteSessionDep,
     scope: ScopeDep,
 ):
     """Create a run. With `job`, the run is queued for a worker and the answer may carry
     warnings about the settings (e.g. a Lion lr above this project's AdamW baseline).
     With a `client_key` used before in the project, the answer is that run, with 200."""
-    begin_write(session)
     run, created = store.create_run(session, scope, data)
     if not created:
         response.status_code = 200
         return schemas.RunCreated(**run.model_dump())
     warnings = job_warnings(session, data)
-    session.commit()
     if data.job is not None:
-        request.app.state.dispatcher.dispatch_pending()
+        dispatch_after_commit(session)
     return schemas.RunCreated(**run.model_dump(), warnings=warnings)
 
 
@@ -50,25 +50,12 @@ def create_run(
 def list_runs(
     session: SessionDep,
     scope: ScopeDep,
+    *,
     project_id: Annotated[DbId | None, Query()] = None,
-    status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    optimizer: Annotated[list[OptimizerLabel], Query()] = [],  # noqa: B006
-    tag: Annotated[list[Tag], Query(description="Runs carrying every tag given.")] = [],  # noqa: B006
-    sort: Annotated[
-        str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
-    ] = "-created_at",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Offset = 0,
+    which: RunFilterDep,
+    page: Annotated[Paging, paging(50, 1000)],
 ):
-    f = store.RunFilter(
-        project_id=project_id,
-        status=tuple(s.value for s in status),
-        optimizer=tuple(optimizer),
-        tag=tuple(tag),
-        sort=sort,
-        limit=limit,
-        offset=offset,
-    )
+    f = replace(which, project_id=project_id, limit=page.limit, offset=page.offset)
     return store.list_runs(session, scope, f)
 
 
@@ -78,20 +65,15 @@ def get_run(run_id: IdPath, session: SessionDep, scope: ScopeDep):
 
 
 @router.patch("/{run_id}", response_model=schemas.Run, responses=responses(400, 404))
-def update_run(
-    run_id: IdPath, data: schemas.RunUpdate, request: Request, session: SessionDep, scope: ScopeDep
-):
+def update_run(run_id: IdPath, data: schemas.RunUpdate, session: WriteSessionDep, scope: ScopeDep):
     """Rename, retag or replace the config of any run; a script's run may also change its
     status (see the `status` field). 409 when the status change is not a transition the
     run's lifecycle allows (GET /lifecycle)."""
-    begin_write(session)
     store.update_run(session, scope, run_id, data)
     if data.status is not None:
         lifecycle.move_script(session, scope, run_id, data.status, data.error)
     elif data.error is not None:
         raise InputError(("body", "error"), "error goes with a status that ends the run")
     if data.status is not None and data.status.finished:
-        ended(request, session, run_id)
-    else:
-        session.commit()
+        run_ended(session, run_id)
     return store.get_run(session, scope, run_id)

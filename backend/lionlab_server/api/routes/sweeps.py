@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep, dispatch_after_commit
 from lionlab_server.api.errors import responses
-from lionlab_server.api.validation import DbId, IdPath, Offset
-from lionlab_server.db import begin_write
+from lionlab_server.api.queries import Paging, paging
+from lionlab_server.api.validation import DbId, IdPath
 from lionlab_server.services import sweeps as service
 from lionlab_server.services.sweep_report import sweep_report
 from lionlab_server.store import sweeps as store
@@ -21,13 +21,11 @@ router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 @router.post(
     "", status_code=201, response_model=schemas.SweepCreated, responses=responses(400, 404)
 )
-def create_sweep(data: schemas.SweepCreate, request: Request, session: SessionDep, scope: ScopeDep):
+def create_sweep(data: schemas.SweepCreate, session: WriteSessionDep, scope: ScopeDep):
     """Expand a sweep spec (JSON object, or YAML/JSON text) into trials and queue the first
     `limits.max_parallel` of them. An invalid spec is a 422 naming each field at fault."""
-    begin_write(session)
     sweep = service.create_sweep(session, scope, data)
-    session.commit()
-    request.app.state.dispatcher.dispatch_pending()
+    dispatch_after_commit(session)
     return schemas.SweepCreated(**sweep.model_dump())
 
 
@@ -35,11 +33,11 @@ def create_sweep(data: schemas.SweepCreate, request: Request, session: SessionDe
 def list_sweeps(
     session: SessionDep,
     scope: ScopeDep,
+    *,
     project_id: Annotated[DbId | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Offset = 0,
+    page: Annotated[Paging, paging(50, 1000)],
 ):
-    return store.list_sweeps(session, scope, project_id, limit, offset)
+    return store.list_sweeps(session, scope, project_id, page.limit, page.offset)
 
 
 @router.get("/{sweep_id}", response_model=schemas.SweepDetail, responses=responses(404))
@@ -62,9 +60,6 @@ def get_analysis(sweep_id: IdPath, session: SessionDep, scope: ScopeDep) -> dict
 
 
 @router.post("/{sweep_id}/cancel", response_model=schemas.Sweep, responses=responses(404))
-def cancel_sweep(sweep_id: IdPath, session: SessionDep, scope: ScopeDep):
+def cancel_sweep(sweep_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
     """Queue no more trials and stop the running ones; their metrics are kept."""
-    begin_write(session)
-    sweep = service.cancel_sweep(session, scope, sweep_id)
-    session.commit()
-    return sweep
+    return service.cancel_sweep(session, scope, sweep_id)

@@ -6,10 +6,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import AdminDep, SessionDep
+from lionlab_server.api.deps import AdminDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, TokenName
-from lionlab_server.db import begin_write
 from lionlab_server.store import projects, tokens
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
@@ -25,10 +24,8 @@ class TokenCreated(schemas.TokenInfo):
 
 
 @router.post("", status_code=201, response_model=TokenCreated, responses=responses(400, 404))
-def create_token(data: TokenCreate, session: SessionDep, scope: AdminDep):
-    begin_write(session)
+def create_token(data: TokenCreate, session: WriteSessionDep, scope: AdminDep):
     if data.project_id is not None:
         projects.get_project(session, scope, data.project_id)
     secret, info = tokens.create_token(session, data.name, data.project_id)
-    session.commit()
     return TokenCreated(token=secret, **info.model_dump())

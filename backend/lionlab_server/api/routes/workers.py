@@ -5,22 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep
+from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
-from lionlab_server.db import begin_write
 from lionlab_server.store import workers
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 
 
 @router.post("/report", response_model=schemas.Worker, responses=responses(400))
-def report(data: schemas.WorkerFacts, session: SessionDep, _: ScopeDep):
+def report(data: schemas.WorkerFacts, session: WriteSessionDep, _: ScopeDep):
     """A worker's facts (devices, versions, Lion kernel path), sent on start, then every
     `interval_s` seconds, and once more with `stopped` on shutdown."""
-    begin_write(session)
-    worker = workers.record_report(session, data)
-    session.commit()
-    return worker
+    return workers.record_report(session, data)
 
 
 @router.get("", response_model=list[schemas.Worker])

@@ -1,0 +1,51 @@
+"""Query parameters several endpoints share: paging, and the runs list's filters and order."""
+
+# No `from __future__ import annotations` here: `paging` builds its parameters from its
+# arguments, and FastAPI reads them from annotations evaluated when the function is defined.
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from lionlab.lifecycle import RunStatus
+from lionlab_server.api.validation import Offset, OptimizerLabel, Tag
+from lionlab_server.store.runs import RunFilter
+
+SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
+
+
+@dataclass(frozen=True)
+class Paging:
+    limit: int
+    offset: int
+
+
+def paging(default: int, most: int) -> Any:
+    """The `limit` (1..`most`, default `default`) and `offset` query parameters of a list,
+    as a dependency: `page: Annotated[Paging, paging(50, 1000)]`."""
+
+    def read_paging(
+        limit: Annotated[int, Query(ge=1, le=most, description=f"Items: 1 .. {most}.")] = default,
+        offset: Offset = 0,
+    ) -> Paging:
+        return Paging(limit, offset)
+
+    return Depends(read_paging)
+
+
+def runs_filter(
+    status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    optimizer: Annotated[list[OptimizerLabel], Query()] = [],  # noqa: B006
+    tag: Annotated[list[Tag], Query(description="Runs carrying every tag given.")] = [],  # noqa: B006
+    sort: Annotated[
+        str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
+    ] = "-created_at",
+) -> RunFilter:
+    """Which runs a runs list shows and in which order (its project and page set apart)."""
+    return RunFilter(
+        status=tuple(s.value for s in status), optimizer=tuple(optimizer), tag=tuple(tag), sort=sort
+    )
+
+
+RunFilterDep = Annotated[RunFilter, Depends(runs_filter)]
