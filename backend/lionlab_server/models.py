@@ -261,12 +261,12 @@ class WorkerReport(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)  # host:pid:device, as claims
     hostname: Mapped[str] = mapped_column(String(200))
     pid: Mapped[int] = mapped_column(Integer)
-    device: Mapped[str] = mapped_column(String(16))  # what it trains on: cpu / cuda
+    device: Mapped[str] = mapped_column(String(64))  # what it trains on: cpu / cuda
     queues: Mapped[list[Any]] = mapped_column(JSON)  # queue names it consumes
     devices: Mapped[list[Any]] = mapped_column(JSON)  # one description per device it sees
     torch_version: Mapped[str] = mapped_column(String(64))
     cuda_version: Mapped[str | None] = mapped_column(String(64))  # None: a CPU-only torch
-    lion_kernel: Mapped[str] = mapped_column(String(16))  # lionlab.optim.Lion's path
+    lion_kernel: Mapped[str] = mapped_column(String(64))  # lionlab.optim.Lion's path
     lionlab_version: Mapped[str] = mapped_column(String(64))
     interval_s: Mapped[float] = mapped_column(Double)  # seconds between its reports
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -149,3 +149,23 @@ def test_the_status_page_is_403_for_a_project_token_and_asks_others_to_sign_in(a
     r = _page(api)
     assert r.status_code == 403 and "for admins" in r.text
     assert "status-checks" not in r.text and 'href="/status"' not in r.text
+
+
+def test_a_report_with_every_text_at_its_longest_is_stored(api):
+    # Each text field's limit is its column's: on Postgres a longer value would be a 500.
+    label = "x" * 64
+    body = facts(
+        device=label,
+        lion_kernel=label,
+        torch_version=label,
+        cuda_version=label,
+        lionlab_version=label,
+        queues=[label] * 32,
+        devices=["d" * 200] * 64,
+        hostname="h" * 200,
+    )
+    r = api.post("/workers/report", json=body)
+    assert r.status_code == 200, r.text
+    worker = listed(api)["gpu-node:4242:cuda"]
+    assert worker["device"] == label and worker["lion_kernel"] == label
+    assert api.post("/workers/report", json={**body, "device": label + "x"}).status_code == 422
