@@ -122,7 +122,8 @@ def _demo(settings: Settings) -> None:
     url = f"{settings.resolved_api_url}/sweeps/{sweep['id']}"
     print(
         f"demo: queued a paired Lion-vs-AdamW sweep on the character LM "
-        f"({sweep['trials_total']} trials, {sweep['max_parallel']} at a time); follow it at {url}",
+        f"({sweep['trials_total']} trials, up to {sweep['max_parallel']} queued or running at "
+        f"once); follow it at {url}",
         flush=True,
     )
     analysis = sweep_progress.follow(api, sweep["id"])

@@ -132,3 +132,16 @@ def test_without_stop_on_divergence_the_job_goes_on(api):
         "stop": None
     }
     assert len(api.get(f"/runs/{rid}/flags").json()) == 1
+
+
+def test_each_runs_table_row_gets_its_own_runs_flags_and_loss(api):
+    # The table reads every listed run's summaries and flags at once: rows must not mix them.
+    project = api.project()["id"]
+    diverged, healthy, silent = (api.run(project)["id"] for _ in range(3))
+    api.log(diverged, range(5), {"loss": [2.0, 1.9, 1.8, math.nan, math.nan]})
+    api.log(healthy, range(5), {"loss": [3.0, 2.0, 1.5, 1.2, 1.1]})
+    rows = {r["run"]["id"]: r for r in api.get(f"/views/projects/{project}/runs").json()["items"]}
+    assert rows[diverged]["flags"]["kinds"] == {"divergence": 1}
+    assert rows[diverged]["last_loss"] == "NaN" and rows[diverged]["best_loss"] == 1.8
+    assert rows[healthy]["flags"]["total"] == 0 and rows[healthy]["last_loss"] == 1.1
+    assert rows[silent]["flags"]["total"] == 0 and rows[silent]["loss_key"] is None

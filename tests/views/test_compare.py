@@ -1,7 +1,7 @@
 """The compare view: runs coloured by optimizer, legends naming the differing parameters,
 and a table of only those parameters."""
 
-import plotly.graph_objects as go
+from support.figures import assert_plotly_equivalent
 
 from lionlab_server.views.compare import compare_figure, compare_runs
 from lionlab_server.views.params import differing_keys, format_param, run_params
@@ -69,7 +69,7 @@ def test_compare_figure_overlays_one_curve_per_run(build):
     c = compare_runs(runs)
     series = {r.id: build.series("train_loss", [3.0, 2.0, 1.5], run_id=r.id) for r in runs}
     fig = compare_figure("train_loss", c.styles, series, x_axis("step", series.values()), 0.6)
-    go.Figure(fig)
+    assert_plotly_equivalent(fig)
     smoothed = [t for t in fig["data"] if t["meta"]["role"] == "smoothed"]
     assert [t["name"] for t in smoothed] == [s.label for s in c.styles]
     assert [t["line"]["color"] for t in smoothed] == [s.color for s in c.styles]

@@ -2,7 +2,7 @@
 flags as shapes with hoverable markers, and the x axis by step or time."""
 
 import numpy as np
-import plotly.graph_objects as go
+from support.figures import assert_plotly_equivalent
 
 from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart_figure
 from lionlab_server.views.traces import x_axis
@@ -28,7 +28,7 @@ def test_a_chart_has_raw_smoothed_and_nonfinite_traces_per_key(build):
     train = build.series("train_loss", [4.0, 3.0, np.nan, 2.0, np.inf])
     evals = build.series("eval_loss", [3.5, 2.5])
     fig = run_chart_figure(chart, [train, evals], [], x_axis("step", [train, evals]), 0.6)
-    go.Figure(fig)  # valid plotly figure JSON
+    assert_plotly_equivalent(fig)
     assert [t["meta"]["key"] for t in by_role(fig, "raw")] == ["train_loss", "eval_loss"]
     assert [t["name"] for t in by_role(fig, "smoothed")] == ["train_loss", "eval_loss"]
     raw = build.array(by_role(fig, "raw")[0]["y"])
@@ -57,6 +57,7 @@ def test_flags_become_spans_with_their_message_on_hover(build):
         build.flag("divergence", 300, 300, "critical", 2, "NaN loss"),
     ]
     fig = run_chart_figure(chart, [s], flags, x_axis("step", [s]), 0.6)
+    assert_plotly_equivalent(fig)
     shapes = fig["layout"]["shapes"]
     assert [sh["name"] for sh in shapes] == ["flag:loss_step:1", "flag:divergence:2"]
     assert shapes[0]["type"] == "rect" and (shapes[0]["x0"], shapes[0]["x1"]) == (100, 180)
@@ -85,6 +86,7 @@ def test_wall_time_axis_is_a_local_date_axis_and_flags_follow_it(build):
     chart = plan_charts(["train_loss"])[0]
     axis = x_axis("wall", [s], tz_offset_s=3600)
     fig = run_chart_figure(chart, [s], [build.flag("loss_step", 1, 2)], axis, 0.6)
+    assert_plotly_equivalent(fig)
     assert fig["layout"]["xaxis"]["type"] == "date"
     x = build.array(by_role(fig, "raw")[0]["x"])
     np.testing.assert_allclose(x, (build.t0 + 3600 + np.array([0, 10, 20])) * 1000)

@@ -8,8 +8,8 @@ import math
 from datetime import datetime, timezone
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
+from support.figures import assert_plotly_equivalent
 
 from lionlab.sweeps import Curve, Decision, TrialResult, analyze, expand
 from lionlab.sweeps.spec import parse_spec_text
@@ -87,7 +87,7 @@ def traces(figure, role, optimizer=None):
 
 def test_sensitivity_has_a_final_and_a_best_line_per_optimizer_on_a_log_lr_axis(analysis):
     fig = sensitivity_figure(analysis)
-    go.Figure(fig)  # valid plotly figure JSON
+    assert_plotly_equivalent(fig)
     assert fig["layout"]["xaxis"]["type"] == "log"
     finals = traces(fig, "final")
     assert [t["meta"]["optimizer"] for t in finals] == ["adamw", "lion"]
@@ -149,7 +149,7 @@ def test_configurations_sharing_an_lr_draw_the_line_through_the_best(analysis):
 
 def test_parallel_coordinates_have_optimizer_log_lr_and_losses(analysis):
     fig = parallel_figure(analysis)
-    go.Figure(fig)
+    assert_plotly_equivalent(fig)
     (trace,) = fig["data"]
     dims = {d["label"]: d for d in trace["dimensions"]}
     assert list(dims) == [
@@ -173,7 +173,7 @@ def test_parallel_coordinates_have_optimizer_log_lr_and_losses(analysis):
 
 def test_time_to_target_shows_every_seed_and_the_speedup_interval(analysis):
     fig = time_to_target_figure(analysis)
-    go.Figure(fig)
+    assert_plotly_equivalent(fig)
     seeds = traces(fig, "seeds")
     assert {(t["meta"]["optimizer"], t["meta"]["unit"]) for t in seeds} == {
         (o, u) for o in ("adamw", "lion") for u in ("steps", "seconds")
@@ -213,7 +213,7 @@ def test_without_finished_trials_every_figure_says_it_is_empty():
     a = analyze(pending)
     for build in (sensitivity_figure, parallel_figure, time_to_target_figure):
         fig = build(a)
-        go.Figure(fig)
+        assert_plotly_equivalent(fig)
         assert fig["layout"]["meta"]["empty"] is True
     notes = [n["text"] for n in time_to_target_figure(a)["layout"]["annotations"]]
     assert any("No target yet" in n for n in notes)

@@ -48,5 +48,15 @@ def add_flags(session: Session, run_id: int, flags: list[dict]) -> None:
 
 
 def list_flags(session: Session, run_id: int) -> list[schemas.FlagOut]:
-    rows = session.scalars(select(Flag).where(Flag.run_id == run_id).order_by(Flag.step, Flag.id))
-    return [schemas.FlagOut.model_validate(r, from_attributes=True) for r in rows]
+    return flags_of_runs(session, [run_id])[run_id]
+
+
+def flags_of_runs(session: Session, run_ids: list[int]) -> dict[int, list[schemas.FlagOut]]:
+    """Each run's flags by step, in one query (the runs table asks for a page of runs)."""
+    out: dict[int, list[schemas.FlagOut]] = {r: [] for r in run_ids}
+    rows = session.scalars(
+        select(Flag).where(Flag.run_id.in_(run_ids)).order_by(Flag.run_id, Flag.step, Flag.id)
+    )
+    for r in rows:
+        out[r.run_id].append(schemas.FlagOut.model_validate(r, from_attributes=True))
+    return out

@@ -134,26 +134,43 @@ def _lod_candidates(session: Session, run_id: int, key_id: int, level: int, lo: 
 
 def summaries(session: Session, run_id: int) -> list[schemas.MetricSummary]:
     """Every key logged for a run with its summary, by key name."""
+    return summaries_of_runs(session, [run_id])[run_id]
+
+
+def summaries_of_runs(
+    session: Session, run_ids: list[int]
+) -> dict[int, list[schemas.MetricSummary]]:
+    """Each run's logged keys with their summaries, by key name, in one query."""
+    s = MetricSummary
     rows = session.execute(
-        select(MetricKey.name, MetricSummary)
-        .join(MetricSummary, MetricSummary.key_id == MetricKey.id)
-        .where(MetricSummary.run_id == run_id, MetricSummary.count > 0)
-        .order_by(MetricKey.name)
+        select(
+            s.run_id,
+            MetricKey.name,
+            s.count,
+            s.first_step,
+            s.last_step,
+            s.last_value,
+            s.min_value,
+            s.max_value,
+            s.nan_count,
+        )
+        .join(MetricKey, s.key_id == MetricKey.id)
+        .where(s.run_id.in_(run_ids), s.count > 0)
+        .order_by(s.run_id, MetricKey.name)
     )
-    out = []
-    for name, s in rows:
+    out: dict[int, list[schemas.MetricSummary]] = {r: [] for r in run_ids}
+    for run_id, name, count, first, last_step, last, lo, hi, nans in rows:
         # On SQLite a NaN last value reads back as NULL; count > 0 says it was logged.
-        last = float("nan") if s.last_value is None else s.last_value
-        out.append(
+        out[run_id].append(
             schemas.MetricSummary(
                 key=name,
-                count=s.count,
-                first_step=s.first_step,
-                last_step=s.last_step,
-                last=last,
-                min=s.min_value,
-                max=s.max_value,
-                nan_count=s.nan_count,
+                count=count,
+                first_step=first,
+                last_step=last_step,
+                last=float("nan") if last is None else last,
+                min=lo,
+                max=hi,
+                nan_count=nans,
             )
         )
     return out

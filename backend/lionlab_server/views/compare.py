@@ -6,10 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import plotly.graph_objects as go
-
 from lionlab_server.schemas import Run
 from lionlab_server.store.series import SeriesData
+from lionlab_server.views.figure import figure
 from lionlab_server.views.params import differing_keys, legend_labels, run_params
 from lionlab_server.views.style import base_layout, optimizer_color
 from lionlab_server.views.traces import XAxis, series_traces
@@ -75,4 +74,4 @@ def compare_figure(
     layout = base_layout(key, axis.title, show_legend=True, revision=axis.mode)
     layout["meta"] = {"chart": f"key:{key}", "keys": [key], **axis.meta()}
     layout["xaxis"] |= axis.layout()
-    return go.Figure(data=data, layout=layout).to_plotly_json()
+    return figure(data, layout)

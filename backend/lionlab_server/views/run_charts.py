@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import plotly.graph_objects as go
-
 from lionlab_server.schemas import FlagOut
 from lionlab_server.store.series import SeriesData
+from lionlab_server.views.figure import figure
 from lionlab_server.views.flags import flag_marker_trace, flag_metric_keys, flag_shapes
 from lionlab_server.views.style import METRIC_COLORS, base_layout
 from lionlab_server.views.traces import XAxis, series_traces
@@ -90,4 +89,4 @@ def run_chart_figure(
     layout["shapes"] = flag_shapes(flags, axis, ref)
     layout["meta"] = {"chart": chart.id, "keys": list(chart.keys), **axis.meta()}
     layout["xaxis"] |= axis.layout()
-    return go.Figure(data=data, layout=layout).to_plotly_json()
+    return figure(data, layout)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 
 from lionlab.sweeps import GroupSummary, SweepAnalysis
 from lionlab.sweeps.analysis import SeedPoint
+from lionlab_server.views.figure import figure
 from lionlab_server.views.params import format_param
 from lionlab_server.views.style import INK, MUTED, base_layout
 from lionlab_server.views.sweep_labels import (
@@ -171,4 +171,4 @@ def parallel_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     layout["height"] = 380
     layout["margin"] = {"l": 64, "r": 48, "t": 84, "b": 28}
     layout["meta"] = {"chart": "parallel", "empty": not lines}
-    return go.Figure(data=[trace], layout=layout).to_plotly_json()
+    return figure([trace], layout)

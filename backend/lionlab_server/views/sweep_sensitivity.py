@@ -12,9 +12,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-import plotly.graph_objects as go
-
 from lionlab.sweeps import GroupSummary, SweepAnalysis, TrialStatus
+from lionlab_server.views.figure import figure
 from lionlab_server.views.params import format_param
 from lionlab_server.views.style import MUTED, base_layout
 from lionlab_server.views.sweep_labels import (
@@ -289,4 +288,4 @@ def sensitivity_figure(analysis: SweepAnalysis) -> dict[str, Any]:
     layout["shapes"], layout["annotations"] = _target_line(analysis.target)
     has_points = any(len(t["x"]) for t in data)
     layout["meta"] = {"chart": "sensitivity", "empty": not has_points}
-    return go.Figure(data=data, layout=layout).to_plotly_json()
+    return figure(data, layout)

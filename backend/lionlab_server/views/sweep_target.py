@@ -12,10 +12,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import plotly.graph_objects as go
-
 from lionlab.sweeps import GroupSummary, Speedup, SweepAnalysis, TrialStatus
 from lionlab.sweeps.analysis import SeedPoint
+from lionlab_server.views.figure import figure
 from lionlab_server.views.style import AXIS_LINE, GRID, MUTED, base_layout
 from lionlab_server.views.sweep_labels import (
     config_label,
@@ -351,4 +350,4 @@ def time_to_target_figure(analysis: SweepAnalysis) -> dict[str, Any]:
         "target": analysis.target,
         "units": ["steps", "seconds"] if has_seconds else ["steps"],
     }
-    return go.Figure(data=data, layout=layout).to_plotly_json()
+    return figure(data, layout)

@@ -11,10 +11,10 @@ from fastapi import Query, Response
 from sqlalchemy.orm import Session
 
 from lionlab_server.schemas import FlagOut, Run
-from lionlab_server.store.flags import list_flags
+from lionlab_server.store.flags import flags_of_runs, list_flags
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
-from lionlab_server.store.series import summaries
+from lionlab_server.store.series import summaries_of_runs
 from lionlab_server.views.runs_table import RunRow, table_row
 from lionlab_server.views.traces import XMode
 
@@ -34,9 +34,13 @@ def flags_of(session: Session, scope: Scope, run_id: int) -> list[FlagOut]:
     return list_flags(session, run_id)
 
 
-def row_of(session: Session, scope: Scope, run: Run, now: datetime | None = None) -> RunRow:
+def rows_of(session: Session, runs: list[Run], now: datetime | None = None) -> list[RunRow]:
+    """Table rows of runs the caller may see (read through its scope), with two queries for
+    all their summaries and flags."""
     now = now or datetime.now(timezone.utc)
-    return table_row(run, summaries(session, run.id), flags_of(session, scope, run.id), now)
+    ids = [r.id for r in runs]
+    summaries, flags = summaries_of_runs(session, ids), flags_of_runs(session, ids)
+    return [table_row(r, summaries[r.id], flags[r.id], now) for r in runs]
 
 
 def json_response(body: Any) -> Response:

@@ -12,7 +12,7 @@ from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId
 from lionlab_server.errors import InputError
 from lionlab_server.store import runs
-from lionlab_server.store.series import query_series, summaries
+from lionlab_server.store.series import query_series, summaries_of_runs
 from lionlab_server.views.compare import compare_figure, compare_runs
 from lionlab_server.views.run_charts import STANDARD_CHARTS
 from lionlab_server.views.traces import x_axis
@@ -22,7 +22,7 @@ from lionlab_server.web.chart_endpoints import (
     TzOffset,
     XModeQuery,
     json_response,
-    row_of,
+    rows_of,
 )
 
 router = APIRouter(prefix="/views", tags=["views"])
@@ -63,18 +63,19 @@ def compare_view(
         raise InputError(("query", "run"), f"compare at most {MAX_COMPARED} runs at a time")
     selected = [runs.get_run(session, scope, rid) for rid in run_ids]
     comparison = compare_runs(selected)
-    keys = _keys({s.key for rid in run_ids for s in summaries(session, rid)})
+    logged = summaries_of_runs(session, run_ids)
+    keys = _keys({s.key for rid in run_ids for s in logged[rid]})
     series = query_series(session, scope, run_ids, keys, max_points) if keys else []
     axis = x_axis(x, series, tz * 60.0)
     now = datetime.now(timezone.utc)
     styles = {s.run_id: s for s in comparison.styles}
     rows = [
         {
-            "row": row_of(session, scope, r, now).model_dump(mode="json"),
+            "row": row.model_dump(mode="json"),
             "label": styles[r.id].label,
             "color": styles[r.id].color,
         }
-        for r in selected
+        for r, row in zip(selected, rows_of(session, selected, now), strict=True)
     ]
     return json_response(
         {

@@ -27,7 +27,7 @@ from lionlab_server.web.chart_endpoints import (
     XModeQuery,
     flags_of,
     json_response,
-    row_of,
+    rows_of,
 )
 
 router = APIRouter(prefix="/views", tags=["views"])
@@ -56,7 +56,7 @@ def runs_table(
     f = replace(which, project_id=project_id, limit=page.limit, offset=page.offset)
     listed = runs.list_runs(session, scope, f)
     now = datetime.now(timezone.utc)
-    rows = [row_of(session, scope, run, now) for run in listed.items]
+    rows = rows_of(session, listed.items, now)
     return schemas.Page(items=rows, total=listed.total, limit=listed.limit, offset=listed.offset)
 
 
@@ -65,7 +65,7 @@ def run_view(run_id: IdPath, session: SessionDep, scope: ScopeDep):
     """The run page's header and panels: its row, project, flags and metric summaries."""
     run = runs.get_run(session, scope, run_id)
     return RunView(
-        row=row_of(session, scope, run),
+        row=rows_of(session, [run])[0],
         project=projects.get_project(session, scope, run.project_id),
         flags=flags_of(session, scope, run_id),
         metrics=summaries(session, run_id),
