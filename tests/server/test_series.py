@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 from support.api import as_float
 
 
@@ -97,3 +98,33 @@ def test_range_just_past_raw_reads_keeps_every_bucket_extreme(api, run):
         bucket = values[lo : lo + width]
         assert got.get(lo + int(bucket.argmin())) == bucket.min()
         assert got.get(lo + int(bucket.argmax())) == bucket.max()
+
+
+@pytest.mark.parametrize(("n", "max_points"), [(1_500, 300), (9_000, 1000)])
+def test_sqlite_bucketing_keeps_what_numpy_downsampling_keeps(app, api, run, n, max_points):
+    # Ranges too short for the LOD store are bucketed by SQLite on SQLite, by numpy after a
+    # raw read on Postgres: both must keep the same points (ties: the first one).
+    from lionlab_server.store.downsample import downsample_minmax
+    from lionlab_server.store.points import read_points, sqlite_bucket_extremes
+
+    rng = np.random.default_rng(n)
+    values = np.round(rng.normal(size=n), 1)  # many ties within a bucket
+    values[rng.choice(n, 40, replace=False)] = np.nan
+    values[[5, n // 2]] = [np.inf, -np.inf]
+    values[n - 300 : n - 200] = np.nan  # a bucket or two of NaN only
+    api.log(run, range(n), {"loss": values.tolist()})
+    (s,) = api.series([run], ["loss"], max_points=max_points)
+    assert s["downsampled"] and s["points_in_range"] == n
+    n_buckets = (max_points - 2) // 2
+    with app.state.sessionmaker() as session:
+        key_id = session.execute(text("SELECT id FROM metric_keys WHERE name = 'loss'")).scalar()
+        steps, vals, walls = read_points(session, run, key_id, 0, n - 1)
+        keep = downsample_minmax(steps, vals, 0, n - 1, n_buckets)
+        if session.get_bind().dialect.name == "sqlite":
+            b_steps, b_vals, b_walls, total = sqlite_bucket_extremes(
+                session, run, key_id, 0, n - 1, n_buckets
+            )
+            assert total == n and b_steps.tolist() == steps[keep].tolist()
+            np.testing.assert_array_equal(b_vals, vals[keep])  # NaN equal to NaN
+            np.testing.assert_array_equal(b_walls, walls[keep])
+    assert s["steps"] == steps[keep].tolist()

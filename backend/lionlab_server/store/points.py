@@ -54,6 +54,51 @@ def in_step_order(steps: np.ndarray, *columns: np.ndarray) -> Arrays:
     return (steps, *columns)
 
 
+# Per equal-width step bucket of [lo, hi]: the min and the max point (non-NaN; SQLite stores
+# NaN as NULL) and the first NaN. With one min() or max() aggregate, SQLite takes the bare
+# columns from the row that holds it, the first such row on a tie (downsample_minmax's rule).
+_BUCKET_SQL = (
+    "SELECT {agg}, step, value, wall_time, count(*) FROM metric_points "
+    "WHERE run_id = ? AND key_id = ? AND step BETWEEN ? AND ? AND value IS {null} "
+    "GROUP BY (step - ?) * ? / ?"
+)
+_BUCKET_QUERIES = (
+    _BUCKET_SQL.format(agg="min(value)", null="NOT NULL"),
+    _BUCKET_SQL.format(agg="max(value)", null="NOT NULL"),
+    _BUCKET_SQL.format(agg="min(step)", null="NULL"),
+)
+
+
+def sqlite_bucket_extremes(
+    session: Session, run_id: int, key_id: int, lo: int, hi: int, n_buckets: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The points downsample_minmax keeps of [lo, hi] (each bucket's min, max and first
+    NaN, and the range's first and last points), sorted by step, and how many the range holds.
+
+    SQLite groups the range in C, so only the kept rows become Python objects: a raw read
+    builds a tuple per stored point while holding the interpreter lock the server's metric
+    writer waits for.
+    """
+    raw = session.connection().connection.driver_connection
+    span = hi - lo + 1
+    params = (run_id, key_id, lo, hi, lo, n_buckets, span)
+    parts, total = [], 0
+    for i, sql in enumerate(_BUCKET_QUERIES):
+        rows = raw.execute(sql, params).fetchall()
+        if rows:
+            arr = np.array([r[1:] for r in rows], dtype=np.float64)  # NULL value -> nan
+            parts.append(arr[:, :3])
+            total += int(arr[:, 3].sum()) if i != 1 else 0  # min and NaN rows count each once
+    steps, values, walls = edge_points(session, run_id, key_id, lo, hi)
+    parts.append(np.column_stack([steps, values, walls]))
+    kept = np.concatenate(parts)
+    order = np.argsort(kept[:, 0], kind="stable")
+    kept = kept[order]
+    unique = np.r_[True, kept[1:, 0] != kept[:-1, 0]]
+    kept = kept[unique]
+    return kept[:, 0].astype(np.int64), kept[:, 1], kept[:, 2], total
+
+
 def edge_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> Arrays:
     """The first and last stored points in [lo, hi] (fewer if the range holds fewer)."""
     where = (

@@ -1,9 +1,11 @@
 """Series queries: per (run, key), at most about `max_points` points, extremes preserved.
 
-A range holding few points is read raw. Otherwise the query reads the coarsest LOD level whose
-buckets are no wider than the output buckets (so it reads at most ~4 x max_points rows however
-long the run is), raw points for the partial buckets at both ends, and the first and last
-points, then keeps min/max (and the first NaN) per output bucket.
+A range holding at most max_points points is read raw. A longer one reads the coarsest LOD
+level whose buckets are at most LOD_STRETCH times as wide as the output buckets (so it reads
+about max_points rows however long the run is), raw points for the partial buckets at both
+ends, and the first and last points, then keeps min/max (and the first NaN) per output
+bucket. A range too short for any LOD level is bucketed from raw points: by SQLite itself
+(store/points.sqlite_bucket_extremes), or in numpy after Postgres's binary COPY.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
+from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricKey, MetricSummary
 from lionlab_server.store.downsample import LOD_WIDTHS, downsample_minmax, lod_candidates
 from lionlab_server.store.lod import read_lod
-from lionlab_server.store.points import edge_points, read_points
+from lionlab_server.store.points import edge_points, read_points, sqlite_bucket_extremes
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 
@@ -96,7 +99,14 @@ def _one(
     n_buckets = max(1, (max_points - 2) // 2)
     density = summary.count / (summary.last_step - summary.first_step + 1)
     level = _level_for((hi - lo + 1) / n_buckets)
-    if level is None or density * (hi - lo + 1) <= max_points:
+    expected = density * (hi - lo + 1)
+    if level is None or expected <= max_points:
+        if expected > max_points and not is_postgres(session):
+            steps, values, walls, total = sqlite_bucket_extremes(
+                session, run_id, summary.key_id, lo, hi, n_buckets
+            )
+            if total > max_points:  # else the estimate was off: the range comes back whole
+                return SeriesData(run_id, key, steps, values, walls, total, True)
         steps, values, walls = read_points(session, run_id, summary.key_id, lo, hi)
         total = len(steps)
     else:
