@@ -42,6 +42,17 @@ class Settings(BaseSettings):
         description="Bootstrap admin token (e.g. from a secret in docker-compose). When empty and "
         "no admin token exists, the server creates one on first start and prints it.",
     )
+    session_days: float = Field(
+        default=14,
+        gt=0,
+        description="Days a password sign-in lasts before the browser must sign in again "
+        "(sign-out ends it at once).",
+    )
+    sign_in_link_hours: float = Field(
+        default=24,
+        gt=0,
+        description="Hours the one-time sign-in URL printed on first start stays valid.",
+    )
     max_batch_points: int = Field(
         default=200_000,
         description="Largest metric batch accepted: len(steps) x number of keys.",

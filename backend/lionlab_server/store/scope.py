@@ -6,13 +6,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, true
 
+# Ids start at 1: a scope on this project sees none (a user who holds no admin flag, until
+# projects can be granted to users).
+NO_PROJECT = 0
+
 
 @dataclass(frozen=True)
 class Scope:
-    """Projects a token may see. project_id None means an admin token: every project."""
+    """Projects a caller may see. project_id None means an admin (an admin token, or a
+    signed-in admin user): every project. user_id is set for a signed-in user."""
 
-    token_id: int
+    token_id: int | None
     project_id: int | None
+    user_id: int | None = None
+    username: str | None = None
 
     @property
     def is_admin(self) -> bool:
