@@ -14,8 +14,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lionlab.settings import Settings
+
+if TYPE_CHECKING:
+    from lionlab_server.services.bootstrap import FirstStart
 
 
 def describe_database(settings: Settings) -> str:
@@ -27,20 +31,21 @@ def describe_database(settings: Settings) -> str:
     return "PostgreSQL " + url.render_as_string(hide_password=True)
 
 
-def _prepare(settings: Settings) -> str | None:
-    """Migrate and bootstrap; returns an admin token created just now, if any."""
+def _prepare(settings: Settings, sign_in_link: bool = False) -> FirstStart:
+    """Migrate and bootstrap; returns a FirstStart (a new admin token, a sign-in link)."""
     from lionlab_server.db import make_engine
-    from lionlab_server.services.bootstrap import prepare_database
+    from lionlab_server.services.bootstrap import prepare
 
     engine = make_engine(settings.resolved_database_url)
     try:
-        return prepare_database(engine, settings)
+        return prepare(engine, settings, sign_in_link=sign_in_link)
     finally:
         engine.dispose()
 
 
-def _banner(settings: Settings, new_token: str | None, parts: list[str]) -> str:
+def _banner(settings: Settings, first: FirstStart, parts: list[str]) -> str:
     url = settings.resolved_api_url
+    new_token = first.admin_token
     lines = [
         "LionLab is starting",
         f"  running:   {', '.join(parts)}",
@@ -57,6 +62,11 @@ def _banner(settings: Settings, new_token: str | None, parts: list[str]) -> str:
         ]
     elif settings.admin_token_file.exists():
         lines.append(f"  admin token: in {settings.admin_token_file}")
+    if first.sign_in_path:
+        lines += [
+            "  sign in as admin (one-time link, then set a password):",
+            f"    {url}{first.sign_in_path}",
+        ]
     return "\n".join(lines)
 
 
@@ -84,8 +94,8 @@ def _apply_overrides(args: argparse.Namespace) -> Settings:
 
 def cmd_server(args: argparse.Namespace) -> int:
     settings = _apply_overrides(args)
-    token = _prepare(settings)
-    print(_banner(settings, token, ["API server"]), flush=True)
+    first = _prepare(settings, sign_in_link=True)
+    print(_banner(settings, first, ["API server"]), flush=True)
     _serve(settings, args.workers)
     return 0
 
@@ -95,9 +105,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lionlab import worker_processes
 
     settings = _apply_overrides(args)
-    token = _prepare(settings)
+    first = _prepare(settings, sign_in_link=True)
     plans = worker_processes.plan_workers(None, None)
-    print(_banner(settings, token, ["API server"] + [p.describe() for p in plans]), flush=True)
+    print(_banner(settings, first, ["API server"] + [p.describe() for p in plans]), flush=True)
     # The local worker stops with `up` (Ctrl-C, or however `up` ends); a job it was running
     # is requeued by the next `up` and resumes from its last checkpoint.
     workers = worker_processes.start_workers(

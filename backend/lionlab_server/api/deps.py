@@ -1,5 +1,5 @@
 """Request dependencies: a database session (read, or write: begun and committed here), and
-the caller's token scope."""
+the caller's scope (a bearer token, or the dashboard's sign-in cookie: a session or a token)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from lionlab_server.errors import Forbidden
 from lionlab_server.services import sweeps
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import resolve_token
+from lionlab_server.store.users import resolve_session
 
 bearer = HTTPBearer(auto_error=False, description="A LionLab API token (llk_...).")
 
@@ -27,27 +28,42 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-TOKEN_TTL_S = 5.0  # a revoked token stops working within this many seconds
+TOKEN_TTL_S = 5.0  # a revoked token or session, or a disabled user, is refused within this
 _token_cache_lock = threading.Lock()  # TTLCache is not thread-safe; sync routes run in threads
+
+# A credential: ("token", secret) or ("session", secret), the cache's key.
+Credential = tuple[str, str]
 
 
 def token_cache(
     ttl: float = TOKEN_TTL_S, size: int = 1024, timer: Callable[[], float] = time.monotonic
-) -> TTLCache[str, Scope]:
-    """Valid tokens' scopes for `ttl` seconds, so a run logging every second does not look
-    its token up per batch."""
+) -> TTLCache[Credential, Scope]:
+    """Valid tokens' and sessions' scopes for `ttl` seconds, so a run logging every second
+    does not look its token up per batch."""
     return TTLCache(maxsize=size, ttl=ttl, timer=timer)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-COOKIE = "lionlab_token"  # set by the dashboard's sign-in page (HttpOnly, SameSite=Strict)
+COOKIE = "lionlab_token"  # a token pasted on the sign-in page (HttpOnly, SameSite=Strict)
+SESSION_COOKIE = "lionlab_session"  # a password or one-time-link sign-in (HttpOnly, Lax)
 CSRF_HEADER = "x-lionlab-csrf"  # cookie-authenticated writes must carry it (any value)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def request_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+def cookie_credential(request: Request) -> Credential | None:
+    """The dashboard's sign-in cookie: a session, else a token."""
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        return ("session", secret)
+    secret = request.cookies.get(COOKIE)
+    return ("token", secret) if secret else None
+
+
+def request_credential(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Credential | None:
     """The bearer token, else the dashboard's sign-in cookie.
 
     A cross-site page can make a browser send the cookie but cannot add a custom header
@@ -55,44 +71,58 @@ def request_token(request: Request, credentials: HTTPAuthorizationCredentials | 
     must carry X-LionLab-CSRF.
     """
     if credentials is not None:
-        return credentials.credentials
-    token = request.cookies.get(COOKIE)
-    if token and request.method not in SAFE_METHODS and CSRF_HEADER not in request.headers:
+        return ("token", credentials.credentials)
+    credential = cookie_credential(request)
+    if credential and request.method not in SAFE_METHODS and CSRF_HEADER not in request.headers:
         raise HTTPException(
             403,
             "a request signed in by cookie must send the header "
             "X-LionLab-CSRF (the dashboard does); scripts use a bearer token",
         )
-    return token
+    return credential
+
+
+def resolve_credential(request: Request, session: Session, credential: Credential) -> Scope | None:
+    """The credential's scope, from this process's cache or the database; None: refused."""
+    cache = request.app.state.token_cache
+    with _token_cache_lock:
+        scope = cache.get(credential)
+    if scope is None:
+        kind, secret = credential
+        scope = (resolve_session if kind == "session" else resolve_token)(session, secret)
+        session.rollback()  # end the read transaction; the route starts its own
+        if scope is not None:
+            with _token_cache_lock:
+                cache[credential] = scope
+    return scope
+
+
+def forget_credential(request: Request, credential: Credential) -> None:
+    """Drop a revoked credential from this process's cache (others expire it within ttl)."""
+    with _token_cache_lock:
+        request.app.state.token_cache.pop(credential, None)
 
 
 def authenticate(
     request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
 ) -> Scope:
     """The caller's scope from its bearer token or sign-in cookie; 401 otherwise."""
-    token = request_token(request, credentials)
-    if token is None:
+    credential = request_credential(request, credentials)
+    if credential is None:
         raise HTTPException(
             401,
             "missing API token: send the header 'Authorization: Bearer <token>' "
             "(the server printed an admin token on first start; `lionlab token create` makes more)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    cache = request.app.state.token_cache
-    with _token_cache_lock:
-        scope = cache.get(token)
+    scope = resolve_credential(request, session, credential)
     if scope is None:
-        scope = resolve_token(session, token)
-        session.rollback()  # end the read transaction; the route starts its own
-        if scope is not None:
-            with _token_cache_lock:
-                cache[token] = scope
-    if scope is None:
-        raise HTTPException(
-            401,
-            "unknown or revoked API token: check the Authorization header",
-            headers={"WWW-Authenticate": "Bearer"},
+        message = (
+            "signed out, expired or disabled: sign in again on the dashboard"
+            if credential[0] == "session"
+            else "unknown or revoked API token: check the Authorization header"
         )
+        raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
     return scope
 
 
@@ -109,7 +139,9 @@ ScopeDep = Annotated[Scope, Depends(get_scope)]
 
 def require_admin(scope: ScopeDep) -> Scope:
     if not scope.is_admin:
-        raise Forbidden("this needs an admin token; project tokens act within their project")
+        raise Forbidden(
+            "this needs an admin token or admin user; project tokens act within their project"
+        )
     return scope
 
 

@@ -1,28 +1,52 @@
-"""First-start setup: the schema and an admin token."""
+"""First-start setup: the schema, an admin token and, embedded, the `admin` user's one-time
+sign-in link."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from lionlab.settings import Settings
 from lionlab_server import migrate
 from lionlab_server.db import make_sessionmaker, session_scope
-from lionlab_server.store import tokens
+from lionlab_server.store import tokens, users
+
+
+@dataclass(frozen=True)
+class FirstStart:
+    admin_token: str | None  # created just now (also saved to settings.admin_token_file)
+    sign_in_path: str | None  # /signin/once/<secret>, while the admin has no password
+
+
+def prepare(engine: Engine, settings: Settings, sign_in_link: bool = False) -> FirstStart:
+    """Migrate and make sure an admin token exists. With `sign_in_link` (a starting server)
+    in embedded mode, make sure the `admin` user exists and, while it has no password, give
+    it a fresh one-time sign-in link (the earlier one expires)."""
+    migrate.upgrade(engine)
+    with session_scope(make_sessionmaker(engine)) as session:
+        secret = _admin_token(session, settings)
+        link = None
+        if sign_in_link and settings.embedded:
+            link = users.first_admin_link(session, settings.sign_in_link_hours)
+    if secret is not None:
+        _save_secret(settings, secret)
+    return FirstStart(secret, f"/signin/once/{link}" if link else None)
 
 
 def prepare_database(engine: Engine, settings: Settings) -> str | None:
-    """Migrate, then make sure an admin token exists; returns a newly created secret."""
-    migrate.upgrade(engine)
-    with session_scope(make_sessionmaker(engine)) as session:
-        if settings.admin_token:
-            tokens.ensure_token(session, settings.admin_token, name="admin (environment)")
-            return None
-        if tokens.has_admin_token(session):
-            return None
-        secret, _ = tokens.create_token(session, name="local admin")
-    _save_secret(settings, secret)
+    """`prepare`, returning only a newly created admin token."""
+    return prepare(engine, settings).admin_token
+
+
+def _admin_token(session, settings: Settings) -> str | None:
+    if settings.admin_token:
+        tokens.ensure_token(session, settings.admin_token, name="admin (environment)")
+        return None
+    if tokens.has_admin_token(session):
+        return None
+    secret, _ = tokens.create_token(session, name="local admin")
     return secret
 
 

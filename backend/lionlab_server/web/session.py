@@ -1,4 +1,5 @@
-"""The browser's sign-in: pages need the `lionlab_token` cookie, else they redirect."""
+"""The browser's sign-in: pages need a sign-in cookie (a session, or a pasted token), else
+they redirect to the sign-in page."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
-from lionlab_server.api.deps import COOKIE, SessionDep
+from lionlab_server.api.deps import (
+    COOKIE,
+    SESSION_COOKIE,
+    SessionDep,
+    cookie_credential,
+    resolve_credential,
+)
 from lionlab_server.store.scope import Scope
-from lionlab_server.store.tokens import resolve_token
 
 HOME = "/projects"
-COOKIE_MAX_AGE_S = 30 * 24 * 3600
+COOKIE_MAX_AGE_S = 30 * 24 * 3600  # the token cookie's; a session cookie lives as long as it
 
 
 class SignInRequired(Exception):
@@ -31,11 +37,9 @@ def safe_next(value: str | None) -> str:
 
 
 def cookie_scope(request: Request, session: SessionDep) -> Scope | None:
-    """The scope of the sign-in cookie's token, or None (absent, unknown or revoked)."""
-    token = request.cookies.get(COOKIE)
-    scope = resolve_token(session, token) if token else None
-    session.rollback()
-    return scope
+    """The scope of the sign-in cookie, or None (absent, unknown, revoked or expired)."""
+    credential = cookie_credential(request)
+    return None if credential is None else resolve_credential(request, session, credential)
 
 
 def page_scope(request: Request, session: SessionDep) -> Scope:
@@ -51,3 +55,24 @@ PageScopeDep = Annotated[Scope, Depends(page_scope)]
 
 def redirect_to_sign_in(_: Request, exc: SignInRequired) -> RedirectResponse:
     return RedirectResponse(f"/signin?next={quote(exc.next_path, safe='')}", status_code=303)
+
+
+def set_session_cookie(request: Request, response: Response, secret: str, days: float) -> None:
+    """The session's cookie: HttpOnly (scripts cannot read it), SameSite=Lax (a link from
+    elsewhere arrives signed in; a cross-site POST does not), Secure over https."""
+    if COOKIE in request.cookies:  # the session replaces a pasted token
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    response.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        max_age=int(days * 86400),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+def clear_sign_in_cookies(response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
