@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PORT = 8765
@@ -73,6 +73,24 @@ class Settings(BaseSettings):
         default=None,
         description="Where workers keep job checkpoints (default: data_dir/checkpoints). Share "
         "it between nodes so a requeued job resumes on any worker.",
+    )
+
+    # --- alerts (webhooks) ---------------------------------------------------------------
+    public_url: str = Field(
+        default="",
+        description="The dashboard's address as people reach it, for the links in alerts; "
+        "empty: the API URL (LIONLAB_API_URL, else host and port).",
+    )
+    webhook_retry_delays: list[NonNegativeFloat] = Field(
+        default_factory=lambda: [10.0, 30.0, 90.0, 270.0],
+        description="Seconds before each retry of a webhook delivery that got a 5xx, a 429, a "
+        "timeout or no connection, as a JSON list; one attempt more than delays in all.",
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds a webhook receiver gets to answer one send."
+    )
+    webhook_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between the delivery thread's looks for due sends."
     )
 
     # --- worker / SDK --------------------------------------------------------------------

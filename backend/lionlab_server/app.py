@@ -11,11 +11,22 @@ from lionlab.settings import Settings, get_settings
 from lionlab_server import web
 from lionlab_server.api import errors
 from lionlab_server.api.deps import token_cache
-from lionlab_server.api.routes import flags, jobs, metrics, projects, runs, sweeps, tokens, workers
+from lionlab_server.api.routes import (
+    flags,
+    jobs,
+    metrics,
+    projects,
+    runs,
+    sweeps,
+    tokens,
+    webhooks,
+    workers,
+)
 from lionlab_server.api.validation import RequestLimits
 from lionlab_server.db import make_engine, make_sessionmaker
 from lionlab_server.services import write_queue
 from lionlab_server.services.dispatch import Dispatcher, Reaper
+from lionlab_server.services.webhooks import Deliverer
 
 API_PREFIX = "/api/v1"
 
@@ -54,8 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI):
         reaper = Reaper(dispatcher)
         reaper.start()
+        deliverer = Deliverer(settings, sessions)
+        deliverer.start()
         yield
         reaper.stopped.set()
+        deliverer.stopped.set()
         metric_writes.close()  # answer the batches already queued before exiting
 
     app = FastAPI(
@@ -71,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dispatcher = dispatcher
     app.state.metric_writes = metric_writes
     app.state.token_cache = token_cache()
-    for module in (projects, runs, jobs, metrics, flags, tokens, sweeps, workers):
+    for module in (projects, runs, jobs, metrics, flags, tokens, sweeps, workers, webhooks):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)
         )

@@ -328,3 +328,46 @@ class WorkerReport(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     stopped_at: Mapped[datetime | None]  # it said goodbye (a killed worker just goes silent)
+
+
+class Webhook(Base):
+    """A project's alert endpoint: the events it wants, how its body is shaped ("json" or
+    "slack") and the secret its deliveries are signed with (kept: every send signs with it)."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column(JSON)  # event names, e.g. ["run.failed"]
+    secret: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(8), default="json")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook (the outbox): written in the transaction of the change that
+    caused it, sent and retried by the server's delivery thread."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the body, less sent_at
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered / failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # sends claimed so far
+    # due (pending), or the end of the lease of the process sending it now
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # [{"attempt", "at", "status_code", "error"}], one per send
+    attempt_log: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

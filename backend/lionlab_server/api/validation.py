@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 from fastapi import Path, Query
@@ -81,6 +81,25 @@ ErrorText = _text(100_000)
 SpecText = _text(1_000_000)
 MetricKeyName = _text(250, min_length=1)  # metric_keys.name
 ProjectNameFilter = _text(100)
+
+
+def _http_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a port that is not a number in 0..65535)
+    except ValueError as exc:
+        raise PydanticCustomError("url", "is not a URL: {reason}", {"reason": str(exc)}) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError(
+            "url", "must be an http:// or https:// URL with a host, e.g. https://example.com/hook"
+        )
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise PydanticCustomError("url", "must not contain spaces or control characters")
+    return value
+
+
+# A URL LionLab sends to (webhooks.url): http(s) only.
+WebhookUrl = Annotated[_text(2000, min_length=1), AfterValidator(_http_url)]
 
 # A stored JSON object (a run's config).
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]

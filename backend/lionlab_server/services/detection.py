@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from lionlab.detect import OnlineDetectors
 from lionlab.lifecycle import RunStatus
 from lionlab_server.models import Run
+from lionlab_server.services import webhooks
 from lionlab_server.store import flags as flag_store
 from lionlab_server.store import lifecycle
 from lionlab_server.store.metrics import KeyPoints
@@ -56,6 +57,8 @@ def feed(session: Session, run: Run, batch: list[KeyPoints]) -> list[dict]:
     flags = [f.to_dict() for f in detectors.update(steps, columns)]
     flag_store.save_state(session, run.id, detectors.state_dict())
     flag_store.add_flags(session, run.id, flags)
+    if flags:
+        webhooks.flags_raised(session, run, flags)
     if any(f["kind"] == "divergence" for f in flags) and (run.job or {}).get("stop_on_divergence"):
         lifecycle.ask_stop(session, run.id, RunStatus.DIVERGED)
     return flags

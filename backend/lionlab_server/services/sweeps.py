@@ -18,6 +18,7 @@ from lionlab.lifecycle import RunStatus
 from lionlab.sweeps import AshaDecider, expand, parse_spec, parse_spec_text
 from lionlab_server import schemas
 from lionlab_server.models import Run, Sweep, utcnow
+from lionlab_server.services import webhooks
 from lionlab_server.store import lifecycle
 from lionlab_server.store import sweeps as store
 from lionlab_server.store.metrics import KeyPoints
@@ -58,6 +59,7 @@ def schedule(session: Session, sweep_id: int) -> list[int]:
     new = store.add_trial_runs(session, sweep, waiting[: max(0, sweep.max_parallel - active)])
     if not new and active == 0 and not waiting:
         sweep.status, sweep.finished_at = "finished", utcnow()
+        webhooks.sweep_finished(session, sweep)
     return new
 
 
@@ -106,8 +108,11 @@ def feed_eval(session: Session, run: Run, batch: list[KeyPoints]) -> None:
 
 
 def run_ended(session: Session, run_id: int) -> list[int]:
-    """After a run ended: record a diverged trial with ASHA, then schedule its sweep."""
+    """After a run ended (through the API or the reaper): queue its webhook event; for a
+    trial, record a divergence with ASHA, then schedule its sweep."""
     run = session.get(Run, run_id)
+    if run is not None:
+        webhooks.run_ended(session, run)
     if run is None or run.sweep_id is None:
         return []
     if run.status == RunStatus.DIVERGED.value:

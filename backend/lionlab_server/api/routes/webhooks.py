@@ -1,0 +1,165 @@
+"""/api/v1 webhooks: a project's alert endpoints, a test send, and each one's delivery log.
+
+Every route passes through `_managed_project`, the one permission check here: today any
+token that may write to the project (an admin token, or that project's token); objects of
+projects outside it answer 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from lionlab_server import schemas
+from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep
+from lionlab_server.api.errors import responses
+from lionlab_server.api.queries import Paging, paging
+from lionlab_server.api.validation import IdPath, WebhookUrl
+from lionlab_server.services import webhooks
+from lionlab_server.services.webhooks import SUBSCRIBABLE
+from lionlab_server.store import projects
+from lionlab_server.store import webhooks as store
+from lionlab_server.store.scope import Scope
+
+router = APIRouter(tags=["webhooks"])
+
+SubscribableEvent = Literal[tuple(e.value for e in SUBSCRIBABLE)]  # type: ignore[valid-type]
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/lionlab",
+                    "events": ["flag.divergence", "run.failed", "sweep.finished"],
+                    "format": "json",
+                }
+            ]
+        }
+    )
+
+    url: WebhookUrl
+    events: list[SubscribableEvent] = Field(min_length=1, description="Events it is sent.")
+    format: Literal["json", "slack"] = Field(
+        default="json",
+        description='"json": the event as JSON, signed; "slack": {"text": one line} for '
+        "Slack-compatible incoming webhooks (signed too).",
+    )
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    url: str
+    events: list[str]
+    format: str
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(
+        description="Signs every delivery (X-LionLab-Signature: sha256=<HMAC-SHA256 of the "
+        "body>); shown once, store it now."
+    )
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    webhook_id: int
+    event: str
+    payload: dict[str, Any]
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    attempt_log: list[dict[str, Any]] = Field(
+        description="One entry per send: attempt, at, status_code (null: no answer), error."
+    )
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def _managed_project(session, scope: Scope, project_id: int) -> None:
+    """May the caller manage this project's webhooks? NotFound (404) when it cannot see it."""
+    projects.get_project(session, scope, project_id)
+
+
+def _managed_webhook(session, scope: Scope, webhook_id: int) -> store.WebhookInfo:
+    hook = store.get_webhook(session, scope, webhook_id)
+    _managed_project(session, scope, hook.project_id)
+    return hook
+
+
+@router.post(
+    "/projects/{project_id}/webhooks",
+    status_code=201,
+    response_model=WebhookCreated,
+    responses=responses(400, 404),
+)
+def create_webhook(
+    project_id: IdPath, data: WebhookCreate, session: WriteSessionDep, scope: ScopeDep
+):
+    """Send the project's chosen events to `url`; the answer holds the signing secret."""
+    _managed_project(session, scope, project_id)
+    events = list(dict.fromkeys(data.events))
+    secret, hook = store.add_webhook(session, project_id, data.url, events, data.format)
+    return WebhookCreated(secret=secret, **WebhookOut.model_validate(hook).model_dump())
+
+
+@router.get(
+    "/projects/{project_id}/webhooks", response_model=list[WebhookOut], responses=responses(404)
+)
+def list_webhooks(project_id: IdPath, session: SessionDep, scope: ScopeDep):
+    _managed_project(session, scope, project_id)
+    return store.list_webhooks(session, project_id)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, responses=responses(404))
+def delete_webhook(webhook_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
+    """Delete the webhook and its delivery log; nothing more is sent to it."""
+    _managed_webhook(session, scope, webhook_id)
+    store.delete_webhook(session, scope, webhook_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/test",
+    status_code=202,
+    response_model=DeliveryOut,
+    responses=responses(404),
+)
+def test_webhook(webhook_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
+    """Queue a `ping` delivery (sent within a second or so); follow it in the delivery log."""
+    return webhooks.ping(session, _managed_webhook(session, scope, webhook_id))
+
+
+@router.get(
+    "/webhooks/{webhook_id}/deliveries",
+    response_model=schemas.Page[DeliveryOut],
+    responses=responses(404),
+)
+def list_deliveries(
+    webhook_id: IdPath,
+    session: SessionDep,
+    scope: ScopeDep,
+    page: Annotated[Paging, paging(50, 500)],
+):
+    """The webhook's deliveries, newest first, with each attempt's status code."""
+    _managed_webhook(session, scope, webhook_id)
+    items, total = store.list_deliveries(session, webhook_id, page.limit, page.offset)
+    return schemas.Page[DeliveryOut](
+        items=[DeliveryOut.model_validate(i) for i in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
