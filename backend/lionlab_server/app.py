@@ -15,6 +15,7 @@ from lionlab_server.api.routes import (
     flags,
     jobs,
     metrics,
+    notes,
     projects,
     runs,
     sweeps,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dispatcher = dispatcher
     app.state.metric_writes = metric_writes
     app.state.token_cache = token_cache()
-    for module in (projects, runs, jobs, metrics, flags, tokens, sweeps, workers, webhooks):
+    for module in (projects, runs, notes, jobs, metrics, flags, tokens, sweeps, workers, webhooks):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)
         )

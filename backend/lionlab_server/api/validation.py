@@ -77,6 +77,7 @@ DeviceText = _text(200)  # one device as a worker describes it
 TokenName = _text(100, min_length=1)
 Password = _text(1024, min_length=8)  # a user's; bounded: argon2 hashes any length, at a cost
 Description = _text(10_000)
+NoteText = _text(20_000)  # run_notes.text (markdown)
 ErrorText = _text(100_000)
 SpecText = _text(1_000_000)
 MetricKeyName = _text(250, min_length=1)  # metric_keys.name

@@ -1,0 +1,62 @@
+"""Run notes: one markdown text per run, with who last wrote it and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from lionlab_server.models import ApiToken, RunNote, utcnow
+from lionlab_server.store.dialect import dialect_insert
+from lionlab_server.store.runs import visible_run
+from lionlab_server.store.scope import Scope
+
+
+@dataclass(frozen=True)
+class Note:
+    run_id: int
+    text: str  # "" when the run has no note
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+def _out(row: RunNote) -> Note:
+    return Note(row.run_id, row.text, row.updated_at, row.updated_by)
+
+
+def editor_name(session: Session, scope: Scope) -> str:
+    """Who `scope` is, as a note records it: the signed-in username, else the token's name."""
+    if scope.username:
+        return scope.username
+    name = session.scalar(select(ApiToken.name).where(ApiToken.id == scope.token_id))
+    return name or f"token {scope.token_id}"
+
+
+def get_note(session: Session, scope: Scope, run_id: int) -> Note:
+    """The run's note (empty when none); NotFound when the run is outside `scope`."""
+    visible_run(session, scope, run_id)
+    row = session.get(RunNote, run_id)
+    return Note(run_id, "") if row is None else _out(row)
+
+
+def set_note(session: Session, scope: Scope, run_id: int, text: str) -> Note:
+    """Replace the run's note, recording the editor; empty text removes it."""
+    visible_run(session, scope, run_id)
+    if not text.strip():
+        session.execute(delete(RunNote).where(RunNote.run_id == run_id))
+        return Note(run_id, "")
+    values = {"text": text, "updated_at": utcnow(), "updated_by": editor_name(session, scope)}
+    insert = dialect_insert(session)(RunNote).values(run_id=run_id, **values)
+    session.execute(insert.on_conflict_do_update(index_elements=[RunNote.run_id], set_=values))
+    session.expire_all()  # the upsert bypassed the identity map
+    return _out(session.get(RunNote, run_id))
+
+
+def notes_of_runs(session: Session, run_ids: list[int]) -> dict[int, str]:
+    """Texts of the runs' notes, by run id (runs without one are absent)."""
+    if not run_ids:
+        return {}
+    query = select(RunNote.run_id, RunNote.text).where(RunNote.run_id.in_(run_ids))
+    return {run_id: text for run_id, text in session.execute(query)}
