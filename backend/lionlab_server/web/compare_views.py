@@ -12,8 +12,10 @@ from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId
 from lionlab_server.errors import InputError
 from lionlab_server.store import runs
+from lionlab_server.store.notes import notes_of_runs
 from lionlab_server.store.series import query_series, summaries_of_runs
 from lionlab_server.views.compare import compare_figure, compare_runs
+from lionlab_server.views.markdown import excerpt
 from lionlab_server.views.run_charts import STANDARD_CHARTS
 from lionlab_server.views.traces import x_axis
 from lionlab_server.web.chart_endpoints import (
@@ -69,11 +71,13 @@ def compare_view(
     axis = x_axis(x, series, tz * 60.0)
     now = datetime.now(timezone.utc)
     styles = {s.run_id: s for s in comparison.styles}
+    notes = notes_of_runs(session, run_ids)
     rows = [
         {
             "row": row.model_dump(mode="json"),
             "label": styles[r.id].label,
             "color": styles[r.id].color,
+            "note": excerpt(notes.get(r.id, "")),  # plain text: the note's first line
         }
         for r, row in zip(selected, rows_of(session, selected, now), strict=True)
     ]

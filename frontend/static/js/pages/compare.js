@@ -58,7 +58,7 @@ function paramsTable(data) {
     h("th", { class: "right" }, "Best loss"),
   );
   const bodyRows = rows.map((r) => {
-    const { row, color } = byRun.get(r.run);
+    const { row, color, note } = byRun.get(r.run);
     return h(
       "tr",
       { dataset: { run: r.run } },
@@ -68,6 +68,7 @@ function paramsTable(data) {
         h("span", { class: "swatch", style: { background: color } }),
         " ",
         h("a", { class: "run-name", href: `/runs/${r.run}` }, row.run.name),
+        note ? h("span", { class: "muted note-excerpt", title: note }, note) : null, // plain text
       ),
       h("td", {}, statusBadge(row.run.status)),
       r.values.map((v, i) =>

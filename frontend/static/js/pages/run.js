@@ -6,6 +6,7 @@ import { ChartGrid, maxPointsFor } from "../chart_grid.js";
 import { chartState, renderControls, tzOffsetMinutes } from "../controls.js";
 import { h } from "../dom.js";
 import { plotlyReady } from "../plotly_loader.js";
+import { RunNote } from "../run_note.js";
 import { renderConfig, renderFlags, renderHeader, renderTiles } from "../run_panels.js";
 import { ACTIVE_STATUSES, emptyState, errorState } from "../ui.js";
 
@@ -90,6 +91,7 @@ async function poll() {
 }
 
 async function start() {
+  new RunNote(document.getElementById("note-panel"), runId).load();
   renderControls(document.getElementById("chart-controls"), state, {
     x: () => {
       grid.forgetZoom();
