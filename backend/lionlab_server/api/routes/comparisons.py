@@ -88,7 +88,7 @@ class ComparisonOut(BaseModel):
     "/projects/{project_id}/comparisons",
     status_code=201,
     response_model=ComparisonOut,
-    responses=responses(404),
+    responses=responses(400, 404),
 )
 def create_comparison(
     project_id: IdPath, data: ComparisonCreate, session: WriteSessionDep, scope: ScopeDep
