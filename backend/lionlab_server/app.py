@@ -12,6 +12,7 @@ from lionlab_server import web
 from lionlab_server.api import errors
 from lionlab_server.api.deps import token_cache
 from lionlab_server.api.routes import (
+    comparisons,
     flags,
     jobs,
     metrics,
@@ -86,7 +87,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dispatcher = dispatcher
     app.state.metric_writes = metric_writes
     app.state.token_cache = token_cache()
-    for module in (projects, runs, notes, jobs, metrics, flags, tokens, sweeps, workers, webhooks):
+    for module in (
+        projects,
+        runs,
+        notes,
+        jobs,
+        metrics,
+        flags,
+        tokens,
+        sweeps,
+        workers,
+        webhooks,
+        comparisons,
+    ):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)
         )

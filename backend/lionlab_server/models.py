@@ -382,3 +382,20 @@ class RunNote(Base):
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class SavedComparison(Base):
+    """A named compare view of a project: its runs, the metrics shown, x axis, smoothing
+    and log scale (`state`, as the compare page's address holds them) and who saved it."""
+
+    __tablename__ = "saved_comparisons"
+    __table_args__ = (Index(None, "project_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # {"runs": [ids], "metrics": [keys] | null (all), "x": "step", "smoothing": 0.6, "log_y": false}
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(100))  # a username or a token's name
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 from fastapi import Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from lionlab.json_values import MAX_DEPTH, JsonValueError, check_json_value, text_problem
@@ -82,6 +82,7 @@ ErrorText = _text(100_000)
 SpecText = _text(1_000_000)
 MetricKeyName = _text(250, min_length=1)  # metric_keys.name
 ProjectNameFilter = _text(100)
+ComparisonName = _text(200, min_length=1)  # saved_comparisons.name
 
 
 def _http_url(value: str) -> str:
@@ -104,6 +105,8 @@ WebhookUrl = Annotated[_text(2000, min_length=1), AfterValidator(_http_url)]
 
 # A stored JSON object (a run's config).
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+# The same bounds on a value a model then reads: `Annotated[SomeModel, BoundedJson]`.
+BoundedJson = BeforeValidator(_json_object)
 
 
 def error_response(loc: list, msg: str, kind: str, status: int) -> JSONResponse:

@@ -34,6 +34,13 @@ def submit_page(request: Request, project_id: IdPath, session: SessionDep, scope
     return project_page(request, session, scope, project_id, "submit.html")
 
 
+@router.get("/projects/{project_id}/comparisons")
+def comparisons_page(
+    request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep
+):
+    return project_page(request, session, scope, project_id, "comparisons.html")
+
+
 @router.get("/runs/{run_id}")
 def run_page(request: Request, run_id: IdPath, session: SessionDep, scope: PageScopeDep):
     def find() -> dict:

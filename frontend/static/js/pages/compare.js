@@ -1,18 +1,40 @@
-// Compare: any runs overlaid per metric, coloured by optimizer; the URL (?runs=1,2,3)
-// holds the selection, so the page can be shared.
+// Compare: any runs overlaid per metric, coloured by optimizer; the URL (?runs=1,2,3, the
+// charted metrics as ?metric=, and the chart toolbar's x, smoothing, log) holds the view, so the
+// page can be shared, saved to the project as a named comparison and restored
+// (?comparison=ID).
 
-import { get } from "../api.js";
+import { get, post } from "../api.js";
 import { pointsFor } from "../chart.js";
 import { ChartGrid, maxPointsFor } from "../chart_grid.js";
-import { chartState, renderControls, setUrlParams, tzOffsetMinutes } from "../controls.js";
+import {
+  DEFAULT_SMOOTHING,
+  chartState,
+  renderControls,
+  setUrlParams,
+  tzOffsetMinutes,
+} from "../controls.js";
 import { h, replace } from "../dom.js";
 import { fmtValue } from "../format.js";
 import { plotlyReady } from "../plotly_loader.js";
 import { emptyState, errorState, optimizerBadge, statusBadge, toast } from "../ui.js";
 
-const state = { ...chartState(), runs: selectionFromUrl() };
+const params = new URLSearchParams(location.search);
+const state = { ...chartState(params), runs: selectionFromUrl(), metrics: metricsFromUrl(params) };
 const body = document.getElementById("compare-body");
 let grid = null;
+let shown = null; // the last answer of /views/compare, for saving
+
+function metricsFromUrl(params) {
+  const keys = params.getAll("metric").filter(Boolean);
+  return keys.length ? [...new Set(keys)] : null; // null: every metric the runs logged
+}
+
+function setMetricsInUrl(metrics) {
+  const url = new URL(location.href);
+  url.searchParams.delete("metric");
+  for (const key of metrics || []) url.searchParams.append("metric", key);
+  history.replaceState(null, "", url);
+}
 
 function selectionFromUrl() {
   const params = new URLSearchParams(location.search);
@@ -109,6 +131,8 @@ function formatParam(v) {
 async function load() {
   renderSelectionPlaceholder();
   if (!state.runs.length) {
+    shown = null;
+    updateSaveButton();
     replace(
       body,
       h(
@@ -156,7 +180,105 @@ async function show(data) {
     logY: (on) => grid.setLogY(on),
     reset: () => grid.resetZoom(),
   });
-  await grid.render(data.charts, emptyState("No metrics", "None of these runs has logged metrics yet."));
+  const metricCharts = state.metrics
+    ? data.charts.filter((c) => c.keys.some((k) => state.metrics.includes(k)))
+    : data.charts;
+  shown = data;
+  updateSaveButton();
+  await grid.render(metricCharts, emptyState("No metrics", "None of these runs has logged metrics yet."));
+}
+
+// ---- saved comparisons -------------------------------------------------------------------
+
+const saveOpen = document.getElementById("save-open");
+const saveForm = document.getElementById("save-form");
+
+function projectOfShown() {
+  const ids = new Set((shown?.runs || []).map((r) => r.row.run.project_id));
+  return ids.size === 1 ? [...ids][0] : null;
+}
+
+function updateSaveButton() {
+  const project = projectOfShown();
+  saveOpen.disabled = project === null;
+  saveOpen.title =
+    project === null && shown?.runs.length
+      ? "A comparison is saved to one project: compare runs of one project to save it."
+      : "";
+}
+
+function savedState() {
+  return {
+    runs: state.runs,
+    metrics: state.metrics,
+    x: state.x,
+    smoothing: state.smoothing,
+    log_y: state.logY,
+  };
+}
+
+function showSaved(comparison) {
+  document.getElementById("compare-title").textContent = comparison.name;
+  document.getElementById("compare-sub").textContent =
+    comparison.description || `Saved comparison · by ${comparison.created_by}`;
+  document.title = `${comparison.name} · Compare runs`;
+}
+
+saveOpen.addEventListener("click", () => {
+  saveForm.hidden = false;
+  document.getElementById("save-scope").textContent =
+    `Saved to this project's Comparisons tab with these ${state.runs.length} runs, the metrics, x axis, smoothing and log scale shown now.`;
+  document.getElementById("save-name").focus();
+});
+document.getElementById("save-cancel").addEventListener("click", () => {
+  saveForm.hidden = true;
+});
+saveForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const project = projectOfShown();
+  const error = document.getElementById("save-error");
+  error.textContent = "";
+  const submit = document.getElementById("save-submit");
+  submit.disabled = true;
+  try {
+    const saved = await post(`/projects/${project}/comparisons`, {
+      name: document.getElementById("save-name").value,
+      description: document.getElementById("save-description").value,
+      state: savedState(),
+    });
+    saveForm.hidden = true;
+    saveForm.reset();
+    setUrlParams({ comparison: saved.id });
+    showSaved(saved);
+    toast(`Saved “${saved.name}”.`, {
+      link: { href: `/projects/${project}/comparisons`, text: "See the project's comparisons" },
+    });
+  } catch (err) {
+    error.textContent = err.message;
+  } finally {
+    submit.disabled = false;
+  }
+});
+
+// The page's view as a saved comparison holds it: runs, metrics, x axis, smoothing, log scale.
+async function restore(id) {
+  const saved = await get(`/comparisons/${id}`);
+  const s = saved.state;
+  Object.assign(state, {
+    runs: s.runs,
+    metrics: s.metrics,
+    x: s.x,
+    smoothing: s.smoothing,
+    logY: s.log_y,
+  });
+  setUrlParams({
+    runs: s.runs.join(","),
+    x: s.x === "step" ? null : s.x,
+    smoothing: s.smoothing === DEFAULT_SMOOTHING ? null : s.smoothing,
+    log: s.log_y ? "1" : null,
+  });
+  setMetricsInUrl(s.metrics);
+  showSaved(saved);
 }
 
 async function setupPicker() {
@@ -192,4 +314,9 @@ document.getElementById("copy-link").addEventListener("click", async () => {
   }
 });
 setupPicker().catch((err) => toast(`Could not list projects: ${err.message}`, { kind: "error" }));
-load();
+const savedId = params.get("comparison");
+if (savedId)
+  restore(savedId)
+    .catch((err) => toast(`Could not open the saved comparison: ${err.message}`, { kind: "error" }))
+    .finally(load);
+else load();
