@@ -10,8 +10,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from lionlab_server.errors import InputError, NotFound
-from lionlab_server.models import ApiToken, Run, SavedComparison
+from lionlab_server.models import Run, SavedComparison
 from lionlab_server.store.scope import Scope
+from lionlab_server.store.tokens import caller_name
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,6 @@ def _info(row: SavedComparison) -> ComparisonInfo:
         row.created_by,
         row.created_at,
     )
-
-
-def creator_name(session: Session, scope: Scope) -> str:
-    """Who the caller is, as recorded on what it creates: a username, else its token's name."""
-    if scope.username:
-        return scope.username
-    name = session.scalar(select(ApiToken.name).where(ApiToken.id == scope.token_id))
-    return name or "unknown"
 
 
 def check_runs_in_project(session: Session, project_id: int, run_ids: list[int]) -> None:
@@ -73,7 +66,7 @@ def add_comparison(
         name=name,
         description=description,
         state=state,
-        created_by=creator_name(session, scope),
+        created_by=caller_name(session, scope),
     )
     session.add(row)
     session.flush()

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from lionlab_server.models import ApiToken, RunNote, utcnow
+from lionlab_server.models import RunNote, utcnow
 from lionlab_server.store.dialect import dialect_insert
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
+from lionlab_server.store.tokens import caller_name
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,6 @@ class Note:
 
 def _out(row: RunNote) -> Note:
     return Note(row.run_id, row.text, row.updated_at, row.updated_by)
-
-
-def editor_name(session: Session, scope: Scope) -> str:
-    """Who `scope` is, as a note records it: the signed-in username, else the token's name."""
-    if scope.username:
-        return scope.username
-    name = session.scalar(select(ApiToken.name).where(ApiToken.id == scope.token_id))
-    return name or f"token {scope.token_id}"
 
 
 def get_note(session: Session, scope: Scope, run_id: int) -> Note:
@@ -47,7 +40,7 @@ def set_note(session: Session, scope: Scope, run_id: int, text: str) -> Note:
     if not text.strip():
         session.execute(delete(RunNote).where(RunNote.run_id == run_id))
         return Note(run_id, "")
-    values = {"text": text, "updated_at": utcnow(), "updated_by": editor_name(session, scope)}
+    values = {"text": text, "updated_at": utcnow(), "updated_by": caller_name(session, scope)}
     insert = dialect_insert(session)(RunNote).values(run_id=run_id, **values)
     session.execute(insert.on_conflict_do_update(index_elements=[RunNote.run_id], set_=values))
     session.expire_all()  # the upsert bypassed the identity map

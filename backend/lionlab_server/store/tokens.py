@@ -66,3 +66,12 @@ def ensure_token(session: Session, secret: str, name: str, project_id: int | Non
         return False
     create_token(session, name=name, project_id=project_id, secret=secret)
     return True
+
+
+def caller_name(session: Session, scope: Scope) -> str:
+    """Who the caller is, as recorded on what it writes: the signed-in username, else its
+    token's name."""
+    if scope.username:
+        return scope.username
+    name = session.scalar(select(ApiToken.name).where(ApiToken.id == scope.token_id))
+    return name or f"token {scope.token_id}"
