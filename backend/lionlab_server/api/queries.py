@@ -12,6 +12,7 @@ from lionlab.lifecycle import RunStatus
 from lionlab_server.api.validation import Offset, OptimizerLabel, Tag
 from lionlab_server.store.runs import RunFilter
 
+MAX_COMPARED = 24  # runs in one comparison (the compare view and saved comparisons)
 SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
 
 

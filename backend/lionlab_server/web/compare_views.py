@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from lionlab_server.api.deps import ScopeDep, SessionDep
 from lionlab_server.api.errors import responses
+from lionlab_server.api.queries import MAX_COMPARED
 from lionlab_server.api.validation import DbId
 from lionlab_server.errors import InputError
 from lionlab_server.store import runs
@@ -29,7 +30,6 @@ from lionlab_server.web.chart_endpoints import (
 
 router = APIRouter(prefix="/views", tags=["views"])
 
-MAX_COMPARED = 24
 KEY_ORDER = [k for chart in STANDARD_CHARTS for k in chart.keys]
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lionlab_server import schemas
 from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
-from lionlab_server.api.queries import Paging, paging
+from lionlab_server.api.queries import MAX_COMPARED, Paging, paging
 from lionlab_server.api.validation import (
     BoundedJson,
     ComparisonName,
@@ -27,7 +27,6 @@ from lionlab_server.api.validation import (
 )
 from lionlab_server.store import comparisons as store
 from lionlab_server.store import projects
-from lionlab_server.web.compare_views import MAX_COMPARED
 
 router = APIRouter(tags=["comparisons"])
 
