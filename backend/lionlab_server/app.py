@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from lionlab.settings import Settings, get_settings
 from lionlab_server import web
 from lionlab_server.api import errors
+from lionlab_server.api.access import public
 from lionlab_server.api.deps import token_cache
 from lionlab_server.api.routes import (
     comparisons,
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     web.install(app)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", include_in_schema=False, dependencies=[public()])
     def healthz() -> dict:
         return {"status": "ok"}
 

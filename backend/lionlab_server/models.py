@@ -81,7 +81,10 @@ class Project(Base):
 
 
 class ApiToken(Base):
-    """A bearer token. project_id NULL means an admin token valid for every project."""
+    """A bearer token. A personal token acts as its user (user_id), optionally narrowed to
+    one project and/or read-only; a worker token may only claim jobs and heartbeat, log and
+    finish the ones it claimed. user_id NULL: a token made before users existed, or the
+    bootstrap admin token: it acts as an admin (narrowed to project_id when set)."""
 
     __tablename__ = "api_tokens"
 
@@ -89,11 +92,17 @@ class ApiToken(Base):
     project_id: Mapped[int | None] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), index=True
     )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="personal")  # personal / worker
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     name: Mapped[str] = mapped_column(String(100))
     # sha256 of the secret; the secret itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
 
@@ -207,6 +216,8 @@ class Run(Base):
     # the worker of an earlier attempt (one presumed lost and requeued).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     stop_requested: Mapped[str | None] = mapped_column(String(16))  # cancelled / diverged
+    # the worker token that holds the current claim (it alone may heartbeat, log and finish)
+    claim_token_id: Mapped[int | None] = mapped_column(Integer)
     # A sweep's trial (NULL for runs submitted on their own).
     sweep_id: Mapped[int | None] = mapped_column(
         ForeignKey("sweeps.id", ondelete="CASCADE"), index=True
@@ -398,4 +409,48 @@ class SavedComparison(Base):
     # {"runs": [ids], "metrics": [keys] | null (all), "x": "step", "smoothing": 0.6, "log_y": false}
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(100))  # a username or a token's name
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Team(Base):
+    """A named group of users; a project granted to a team is granted to each member."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ProjectGrant(Base):
+    """A role on a project for one user or one team (exactly one of the two is set). A
+    caller's role is the highest of its own grant and its teams' grants."""
+
+    __tablename__ = "project_grants"
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id"),
+        UniqueConstraint("project_id", "team_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    team_id: Mapped[int | None] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(8))  # viewer / editor / owner
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -244,9 +244,17 @@ class FlagOut(BaseModel):
 class TokenInfo(BaseModel):
     id: int
     name: str
-    project_id: int | None
+    project_id: int | None = Field(description="The one project it acts in; null: all its user's.")
     prefix: str
     created_at: datetime
+    kind: str = Field("personal", description="personal (acts as its user) or worker.")
+    user_id: int | None = None
+    username: str | None = Field(
+        None, description="Its user; null: an admin token made by the server."
+    )
+    read_only: bool = False
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class SweepCreate(BaseModel):

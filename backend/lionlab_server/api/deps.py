@@ -14,7 +14,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from lionlab_server.db import begin_write
-from lionlab_server.errors import Forbidden
 from lionlab_server.services import sweeps
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import resolve_token
@@ -31,8 +30,14 @@ def get_session(request: Request) -> Iterator[Session]:
 TOKEN_TTL_S = 5.0  # a revoked token or session, or a disabled user, is refused within this
 _token_cache_lock = threading.Lock()  # TTLCache is not thread-safe; sync routes run in threads
 
-# A credential: ("token", secret) or ("session", secret), the cache's key.
+# A credential: ("token", secret), ("session", secret) or ("share", secret), the cache's key.
 Credential = tuple[str, str]
+# How each kind of credential resolves to a scope (None: refused); share links add theirs.
+RESOLVERS: dict[str, Callable[[Session, str], Scope | None]] = {
+    "token": resolve_token,
+    "session": resolve_session,
+}
+_WRITING = "lionlab_writing"  # Session.info flag: the request's write transaction has begun
 
 
 def token_cache(
@@ -89,12 +94,19 @@ def resolve_credential(request: Request, session: Session, credential: Credentia
         scope = cache.get(credential)
     if scope is None:
         kind, secret = credential
-        scope = (resolve_session if kind == "session" else resolve_token)(session, secret)
-        session.rollback()  # end the read transaction; the route starts its own
+        scope = RESOLVERS[kind](session, secret)
+        end_read(session)
         if scope is not None:
             with _token_cache_lock:
                 cache[credential] = scope
     return scope
+
+
+def end_read(session: Session) -> None:
+    """End a lookup's read transaction (the route starts its own), unless the request's
+    write transaction has begun: the lookup was part of it."""
+    if not session.info.get(_WRITING):
+        session.rollback()
 
 
 def forget_credential(request: Request, credential: Credential) -> None:
@@ -137,17 +149,6 @@ def get_scope(
 ScopeDep = Annotated[Scope, Depends(get_scope)]
 
 
-def require_admin(scope: ScopeDep) -> Scope:
-    if not scope.is_admin:
-        raise Forbidden(
-            "this needs an admin token or admin user; project tokens act within their project"
-        )
-    return scope
-
-
-AdminDep = Annotated[Scope, Depends(require_admin)]
-
-
 # Session.info flag: send queued jobs to the broker once this request's transaction commits.
 _DISPATCH = "lionlab_dispatch_after_commit"
 
@@ -157,11 +158,14 @@ def get_write_session(request: Request, session: SessionDep, _: ScopeDep) -> Ite
     (before the answer is sent), rolled back when it raises; then queued jobs are sent if
     the route asked. After the scope, whose token lookup ends its own read transaction."""
     begin_write(session)
+    session.info[_WRITING] = True
     try:
         yield session
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.info.pop(_WRITING, None)
     session.commit()
     if session.info.pop(_DISPATCH, False):
         request.app.state.dispatcher.dispatch_pending()

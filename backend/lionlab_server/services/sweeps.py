@@ -24,7 +24,7 @@ from lionlab_server.store import sweeps as store
 from lionlab_server.store.metrics import KeyPoints
 from lionlab_server.store.scope import Scope
 
-ADMIN = Scope(token_id=0, project_id=None)  # the server's own scheduling rounds
+ADMIN = Scope(admin=True)  # the server's own scheduling rounds
 EVAL_KEY = "eval_loss"
 
 

@@ -34,7 +34,7 @@ from lionlab_server.store.scope import Scope
 
 log = logging.getLogger("lionlab.webhooks")
 
-SERVER = Scope(token_id=0, project_id=None)  # the server's own lookups
+SERVER = Scope(admin=True)  # the server's own lookups
 SIGNATURE_HEADER = "X-LionLab-Signature"
 EVENT_HEADER = "X-LionLab-Event"
 DELIVERY_HEADER = "X-LionLab-Delivery"  # the same on every attempt: receivers dedupe by it

@@ -59,6 +59,7 @@ def claim(session: Session, scope: Scope, run_id: int, worker: str) -> int:
             heartbeat_at=now,
             started_at=now,
             attempts=Run.attempts + 1,
+            claim_token_id=scope.token_id,
         )
         .returning(Run.attempts)
     ).scalar()

@@ -2,8 +2,8 @@
 slow-down of repeated failed sign-ins.
 
 Session and link secrets are shown once (a cookie, a URL) and stored as their sha256, like
-API tokens. A session resolves to a `Scope`: every project for an admin user, none otherwise
-(until projects can be granted to users).
+API tokens. A session resolves to a `Scope`: every project for an admin user, else the
+projects granted to the user or its teams (store/grants.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from lionlab_server.models import SignInFailure, SignInLink, User, UserSession, utcnow
-from lionlab_server.store.scope import NO_PROJECT, Scope
+from lionlab_server.store.grants import user_scope
+from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import hash_token
 
 SESSION_PREFIX = "lls_"
@@ -159,8 +160,7 @@ def resolve_session(session: Session, secret: str) -> Scope | None:
     ).first()
     if row is None:
         return None
-    project_id = None if row.is_admin else NO_PROJECT
-    return Scope(token_id=None, project_id=project_id, user_id=row.id, username=row.username)
+    return user_scope(session, row.id, row.username, row.is_admin)
 
 
 def revoke_session(session: Session, secret: str) -> None:

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from lionlab.lifecycle import describe
+from lionlab_server.api.access import PageRefused, public
 from lionlab_server.api.errors import COMMON, responses
 from lionlab_server.web import (
     auth,
@@ -25,6 +26,7 @@ from lionlab_server.web import (
     sweep_views,
 )
 from lionlab_server.web.paths import PLOTLY_JS, PLOTLY_URL, STATIC_DIR
+from lionlab_server.web.render import refused
 from lionlab_server.web.session import SignInRequired, redirect_to_sign_in
 
 API_PREFIX = "/api/v1"
@@ -65,7 +67,10 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(status_page.router)
-    app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False)
-    app.add_api_route("/lifecycle.js", _lifecycle_js, include_in_schema=False)
+    app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False, dependencies=[public()])
+    app.add_api_route(
+        "/lifecycle.js", _lifecycle_js, include_in_schema=False, dependencies=[public()]
+    )
     app.mount("/static", RevalidatedStaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(SignInRequired, redirect_to_sign_in)
+    app.add_exception_handler(PageRefused, refused)

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from lionlab.json_values import text_problem
+from lionlab_server.api.access import VIEWER, PageNeeds, public
 from lionlab_server.api.deps import (
     COOKIE,
     SESSION_COOKIE,
@@ -31,7 +32,6 @@ from lionlab_server.store import users
 from lionlab_server.web.paths import templates
 from lionlab_server.web.session import (
     COOKIE_MAX_AGE_S,
-    PageScopeDep,
     clear_sign_in_cookies,
     cookie_scope,
     safe_next,
@@ -39,6 +39,7 @@ from lionlab_server.web.session import (
 )
 
 router = APIRouter(include_in_schema=False)
+SignedIn = PageNeeds(VIEWER)  # any signed-in user or token
 
 UNKNOWN_TOKEN = (
     "That token is unknown or was revoked. Paste a whole token (it starts with llk_): the "
@@ -96,14 +97,14 @@ def _session_days(request: Request) -> float:
     return request.app.state.settings.session_days
 
 
-@router.get("/signin")
+@router.get("/signin", dependencies=[public()])
 def sign_in_page(request: Request, session: SessionDep, next: str | None = None) -> Response:
     if cookie_scope(request, session) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return _form(request, safe_next(next), None)
 
 
-@router.post("/signin")
+@router.post("/signin", dependencies=[public()])
 async def sign_in(request: Request, session: SessionDep) -> Response:
     fields = await _fields(request)
     next_path = safe_next(fields.get("next"))
@@ -178,7 +179,7 @@ def _token_sign_in(
     return response
 
 
-@router.post("/signout")
+@router.post("/signout", dependencies=[public()])
 def sign_out(request: Request, session: SessionDep) -> Response:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
@@ -191,7 +192,7 @@ def sign_out(request: Request, session: SessionDep) -> Response:
     return response
 
 
-@router.get("/signin/once/{secret}")
+@router.get("/signin/once/{secret}", dependencies=[public()])
 def sign_in_once(
     request: Request, session: SessionDep, secret: str = Path(max_length=200)
 ) -> Response:
@@ -228,12 +229,13 @@ def _account(
 
 
 @router.get("/account")
-def account_page(request: Request, session: SessionDep, scope: PageScopeDep) -> Response:
-    return _account(request, session, scope)
+def account_page(request: Request, session: SessionDep, access: SignedIn) -> Response:
+    return _account(request, session, access.caller)
 
 
 @router.post("/account/password")
-async def set_password(request: Request, session: SessionDep, scope: PageScopeDep) -> Response:
+async def set_password(request: Request, session: SessionDep, access: SignedIn) -> Response:
+    scope = access.caller
     fields = await _fields(request)
     if not _same_origin(request):
         return _account(request, session, scope, "Change it from this dashboard's page.", 403)

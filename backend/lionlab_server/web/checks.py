@@ -6,7 +6,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.access import EDITOR, Needs
+from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.services.job_checks import job_warnings
 from lionlab_server.store.projects import get_project
@@ -22,8 +23,8 @@ class JobCheck(BaseModel):
 
 
 @router.post("/jobs/check", response_model=JobCheck, responses=responses(400, 404))
-def check_job(data: schemas.RunCreate, session: SessionDep, scope: ScopeDep) -> JobCheck:
+def check_job(data: schemas.RunCreate, session: SessionDep, access: Needs(EDITOR)) -> JobCheck:
     """Validate a run body as POST /runs would (422 naming each field) and return its
     warnings, without creating a run: the submit form asks before it submits."""
-    get_project(session, scope, data.project_id)  # 404 outside the scope, as POST /runs
+    get_project(session, access.project(data.project_id), data.project_id)  # as POST /runs
     return JobCheck(warnings=job_warnings(session, data))

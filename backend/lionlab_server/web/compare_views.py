@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.access import VIEWER, Needs
+from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import MAX_COMPARED
 from lionlab_server.api.validation import DbId
@@ -51,7 +52,7 @@ def _charts(keys, run_ids, series, comparison, axis, smoothing) -> list[dict]:
 @router.get("/compare", responses=responses(404))
 def compare_view(
     session: SessionDep,
-    scope: ScopeDep,
+    access: Needs(VIEWER, share=True),
     run: Annotated[list[DbId], Query(description="Run ids, in legend order.")],
     max_points: MaxPoints = 1000,
     x: XModeQuery = "step",
@@ -63,6 +64,7 @@ def compare_view(
     run_ids = list(dict.fromkeys(run))
     if len(run_ids) > MAX_COMPARED:
         raise InputError(("query", "run"), f"compare at most {MAX_COMPARED} runs at a time")
+    scope = access.runs(run_ids)
     selected = [runs.get_run(session, scope, rid) for rid in run_ids]
     comparison = compare_runs(selected)
     logged = summaries_of_runs(session, run_ids)

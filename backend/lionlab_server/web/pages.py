@@ -5,51 +5,59 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from lionlab_server.api.access import EDITOR, VIEWER, PageNeeds, Public
 from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.validation import IdPath
 from lionlab_server.store import projects, runs
 from lionlab_server.web.render import project_page, render, render_found
-from lionlab_server.web.session import HOME, PageScopeDep
+from lionlab_server.web.session import HOME
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-def home() -> Response:
+def home(_: Public) -> Response:
     return RedirectResponse(HOME, status_code=303)
 
 
 @router.get("/projects")
-def projects_page(request: Request, scope: PageScopeDep) -> Response:
-    return render(request, scope, "projects.html", active="projects")
+def projects_page(request: Request, access: PageNeeds(VIEWER)) -> Response:
+    return render(request, access, "projects.html", active="projects")
 
 
 @router.get("/projects/{project_id}")
-def runs_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
-    return project_page(request, session, scope, project_id, "runs.html")
+def runs_page(
+    request: Request, project_id: IdPath, session: SessionDep, access: PageNeeds(VIEWER, "project")
+):
+    return project_page(request, session, access, project_id, "runs.html")
 
 
 @router.get("/projects/{project_id}/submit")
-def submit_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
-    return project_page(request, session, scope, project_id, "submit.html")
+def submit_page(
+    request: Request, project_id: IdPath, session: SessionDep, access: PageNeeds(EDITOR, "project")
+):
+    return project_page(request, session, access, project_id, "submit.html")
 
 
 @router.get("/projects/{project_id}/comparisons")
 def comparisons_page(
-    request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep
+    request: Request, project_id: IdPath, session: SessionDep, access: PageNeeds(VIEWER, "project")
 ):
-    return project_page(request, session, scope, project_id, "comparisons.html")
+    return project_page(request, session, access, project_id, "comparisons.html")
 
 
 @router.get("/runs/{run_id}")
-def run_page(request: Request, run_id: IdPath, session: SessionDep, scope: PageScopeDep):
+def run_page(
+    request: Request, run_id: IdPath, session: SessionDep, access: PageNeeds(VIEWER, "run")
+):
     def find() -> dict:
-        run = runs.get_run(session, scope, run_id)
-        return {"run": run, "project": projects.get_project(session, scope, run.project_id)}
+        run = runs.get_run(session, access.scope, run_id)
+        project = projects.get_project(session, access.scope, run.project_id)
+        return {"run": run, "project": project}
 
-    return render_found(request, scope, "run.html", find)
+    return render_found(request, access, "run.html", find)
 
 
 @router.get("/compare")
-def compare_page(request: Request, scope: PageScopeDep) -> Response:
-    return render(request, scope, "compare.html", active="compare")
+def compare_page(request: Request, access: PageNeeds(VIEWER)) -> Response:
+    return render(request, access, "compare.html", active="compare")

@@ -10,7 +10,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep
+from lionlab_server.api.access import VIEWER, Needs
+from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, RunFilterDep, paging
 from lionlab_server.api.validation import IdPath
@@ -47,12 +48,12 @@ class RunView(BaseModel):
 def runs_table(
     project_id: IdPath,
     session: SessionDep,
-    scope: ScopeDep,
+    access: Needs(VIEWER, "project"),
     which: RunFilterDep,
     page: Annotated[Paging, paging(200, 1000)],
 ):
     """The project's runs as table rows: progress, ETA, loss, flags, key hyper-parameters."""
-    projects.get_project(session, scope, project_id)
+    scope = access.scope
     f = replace(which, project_id=project_id, limit=page.limit, offset=page.offset)
     listed = runs.list_runs(session, scope, f)
     now = datetime.now(timezone.utc)
@@ -61,8 +62,9 @@ def runs_table(
 
 
 @router.get("/runs/{run_id}", response_model=RunView, responses=responses(404))
-def run_view(run_id: IdPath, session: SessionDep, scope: ScopeDep):
+def run_view(run_id: IdPath, session: SessionDep, access: Needs(VIEWER, "run", share=True)):
     """The run page's header and panels: its row, project, flags and metric summaries."""
+    scope = access.scope
     run = runs.get_run(session, scope, run_id)
     return RunView(
         row=rows_of(session, [run])[0],
@@ -77,13 +79,14 @@ def run_view(run_id: IdPath, session: SessionDep, scope: ScopeDep):
 def run_charts(
     run_id: IdPath,
     session: SessionDep,
-    scope: ScopeDep,
+    access: Needs(VIEWER, "run", share=True),
     max_points: MaxPoints = 1000,
     x: XModeQuery = "step",
     smoothing: Smoothing = 0.6,
     tz: TzOffset = 0,
 ):
     """One Plotly figure per chart of the run: standard metrics first, then every other key."""
+    scope = access.scope
     runs.get_run(session, scope, run_id)
     charts = plan_charts(s.key for s in summaries(session, run_id))
     keys = [k for c in charts for k in c.keys]

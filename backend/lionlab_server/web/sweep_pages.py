@@ -9,12 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from lionlab_server.api.access import EDITOR, VIEWER, PageNeeds
 from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.validation import IdPath
 from lionlab_server.services import sweeps
 from lionlab_server.store import projects
 from lionlab_server.web.render import project_page, render_found
-from lionlab_server.web.session import PageScopeDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,30 +51,40 @@ asha:                          # optional early termination
 
 
 @router.get("/projects/{project_id}/sweeps")
-def sweeps_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
-    return project_page(request, session, scope, project_id, "sweeps.html")
+def sweeps_page(
+    request: Request, project_id: IdPath, session: SessionDep, access: PageNeeds(VIEWER, "project")
+):
+    return project_page(request, session, access, project_id, "sweeps.html")
 
 
 @router.get("/projects/{project_id}/sweeps/new")
-def new_sweep_page(request: Request, project_id: IdPath, session: SessionDep, scope: PageScopeDep):
-    return project_page(request, session, scope, project_id, "sweep_new.html", example=EXAMPLE_SPEC)
+def new_sweep_page(
+    request: Request, project_id: IdPath, session: SessionDep, access: PageNeeds(EDITOR, "project")
+):
+    return project_page(
+        request, session, access, project_id, "sweep_new.html", example=EXAMPLE_SPEC
+    )
 
 
-def _sweep_page(request: Request, scope, session, sweep_id: int, *, report: bool) -> Response:
+def _sweep_page(request: Request, access, session, sweep_id: int, *, report: bool) -> Response:
     def find() -> dict:
-        sweep = sweeps.get_sweep(session, scope, sweep_id)
-        project = projects.get_project(session, scope, sweep.project_id)
+        sweep = sweeps.get_sweep(session, access.scope, sweep_id)
+        project = projects.get_project(session, access.scope, sweep.project_id)
         return {"sweep": sweep, "project": project, "report": report}
 
-    return render_found(request, scope, "sweep.html", find)
+    return render_found(request, access, "sweep.html", find)
 
 
 @router.get("/sweeps/{sweep_id}")
-def sweep_page(request: Request, sweep_id: IdPath, session: SessionDep, scope: PageScopeDep):
-    return _sweep_page(request, scope, session, sweep_id, report=False)
+def sweep_page(
+    request: Request, sweep_id: IdPath, session: SessionDep, access: PageNeeds(VIEWER, "sweep")
+):
+    return _sweep_page(request, access, session, sweep_id, report=False)
 
 
 @router.get("/sweeps/{sweep_id}/report")
-def sweep_report_page(request: Request, sweep_id: IdPath, session: SessionDep, scope: PageScopeDep):
+def sweep_report_page(
+    request: Request, sweep_id: IdPath, session: SessionDep, access: PageNeeds(VIEWER, "sweep")
+):
     """The same content without controls: a link to share with the project's team."""
-    return _sweep_page(request, scope, session, sweep_id, report=True)
+    return _sweep_page(request, access, session, sweep_id, report=True)

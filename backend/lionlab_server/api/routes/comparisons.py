@@ -14,7 +14,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep
+from lionlab_server.api.access import EDITOR, VIEWER, Needs
+from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import MAX_COMPARED, Paging, paging
 from lionlab_server.api.validation import (
@@ -26,7 +27,6 @@ from lionlab_server.api.validation import (
     MetricKeyName,
 )
 from lionlab_server.store import comparisons as store
-from lionlab_server.store import projects
 
 router = APIRouter(tags=["comparisons"])
 
@@ -90,10 +90,13 @@ class ComparisonOut(BaseModel):
     responses=responses(400, 404),
 )
 def create_comparison(
-    project_id: IdPath, data: ComparisonCreate, session: WriteSessionDep, scope: ScopeDep
+    project_id: IdPath,
+    data: ComparisonCreate,
+    session: WriteSessionDep,
+    access: Needs(EDITOR, "project"),
 ):
     """Save a compare view to the project; every run in it must be one of the project's."""
-    projects.get_project(session, scope, project_id)
+    scope = access.scope
     state = data.state.model_dump(mode="json")
     state["runs"] = list(dict.fromkeys(state["runs"]))
     return store.add_comparison(session, scope, project_id, data.name, data.description, state)
@@ -107,11 +110,10 @@ def create_comparison(
 def list_comparisons(
     project_id: IdPath,
     session: SessionDep,
-    scope: ScopeDep,
+    _: Needs(VIEWER, "project"),
     page: Annotated[Paging, paging(50, 500)],
 ):
     """The project's saved comparisons, newest first."""
-    projects.get_project(session, scope, project_id)
     items, total = store.list_comparisons(session, project_id, page.limit, page.offset)
     return schemas.Page[ComparisonOut](
         items=[ComparisonOut.model_validate(i) for i in items],
@@ -122,12 +124,16 @@ def list_comparisons(
 
 
 @router.get("/comparisons/{comparison_id}", response_model=ComparisonOut, responses=responses(404))
-def get_comparison(comparison_id: IdPath, session: SessionDep, scope: ScopeDep):
-    return store.get_comparison(session, scope, comparison_id)
+def get_comparison(
+    comparison_id: IdPath, session: SessionDep, access: Needs(VIEWER, "comparison", share=True)
+):
+    return store.get_comparison(session, access.scope, comparison_id)
 
 
 @router.delete("/comparisons/{comparison_id}", status_code=204, responses=responses(404))
-def delete_comparison(comparison_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
+def delete_comparison(
+    comparison_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR, "comparison")
+):
     """Delete the saved comparison (its runs stay)."""
-    store.delete_comparison(session, scope, comparison_id)
+    store.delete_comparison(session, access.scope, comparison_id)
     return Response(status_code=204)

@@ -12,7 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from lionlab.settings import Settings
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep, authenticate, bearer
+from lionlab_server.api.access import EDITOR, HELD, VIEWER, Needs, Requirement, declared
+from lionlab_server.api.deps import SessionDep, authenticate, bearer
 from lionlab_server.api.encoding import encode_floats
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, IdPath, MetricKeyName, Step
@@ -51,10 +52,15 @@ def _attempt(request: Request) -> int | None:
     return int(raw)
 
 
-def _parse_batch(request: Request, credentials, raw: bytes) -> tuple[Scope, list[KeyPoints]]:
+LOG = Requirement(EDITOR, "run", worker=HELD)  # checked in _parse_batch's thread hop
+
+
+def _parse_batch(
+    request: Request, credentials, run_id: int, raw: bytes
+) -> tuple[Scope, list[KeyPoints]]:
     settings: Settings = request.app.state.settings
     with request.app.state.sessionmaker() as session:
-        scope = authenticate(request, session, credentials)
+        scope = LOG.authorize(session, authenticate(request, session, credentials), run_id).scope
     return scope, ingest_service.parse_batch(raw, settings.max_batch_points)
 
 
@@ -68,6 +74,7 @@ async def log_metrics(
     run_id: IdPath,
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    _: Annotated[None, declared(LOG)],
 ):
     # The hot path: authentication and parsing run in one worker-thread hop (sync
     # dependencies would each take a hop of their own); storing goes through the server's
@@ -75,7 +82,7 @@ async def log_metrics(
     # checked by api/validation.RequestLimits, as for every route.
     attempt = _attempt(request)
     raw = await request.body()
-    scope, batch = await run_in_threadpool(_parse_batch, request, credentials, raw)
+    scope, batch = await run_in_threadpool(_parse_batch, request, credentials, run_id, raw)
     store = functools.partial(
         ingest_service.ingest, scope=scope, run_id=run_id, batch=batch, attempt=attempt
     )
@@ -89,9 +96,9 @@ async def log_metrics(
 @router.get(
     "/runs/{run_id}/metrics", response_model=list[schemas.MetricSummary], responses=responses(404)
 )
-def list_metrics(run_id: IdPath, session: SessionDep, scope: ScopeDep):
+def list_metrics(run_id: IdPath, session: SessionDep, access: Needs(VIEWER, "run", share=True)):
     """Every metric key logged for the run, with its summary."""
-    visible_run(session, scope, run_id)
+    visible_run(session, access.scope, run_id)
     return summaries(session, run_id)
 
 
@@ -110,7 +117,7 @@ def _series_json(s: SeriesData) -> dict:
 @router.get("/series", response_model=schemas.SeriesResponse, responses=responses(404))
 def get_series(
     session: SessionDep,
-    scope: ScopeDep,
+    access: Needs(VIEWER, share=True),
     run: Annotated[list[DbId], Query(description="Run ids (repeat for several).")],
     key: Annotated[list[MetricKeyName], Query(description="Metric keys (repeat for several).")],
     max_points: Annotated[int, Query(ge=2, le=100_000)] = 1000,
@@ -122,6 +129,6 @@ def get_series(
         raise InputError(("query", "end"), f"end ({end}) is before start ({start})")
     if len(run) * len(key) > 200:
         raise InputError(("query", "key"), "at most 200 (run, key) pairs per query")
-    data = query_series(session, scope, run, key, max_points, start, end)
+    data = query_series(session, access.runs(run), run, key, max_points, start, end)
     body = {"series": [_series_json(s) for s in data]}
     return Response(orjson.dumps(body), media_type="application/json")

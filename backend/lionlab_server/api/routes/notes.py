@@ -8,7 +8,8 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep
+from lionlab_server.api.access import EDITOR, VIEWER, Needs
+from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import IdPath, NoteText
 from lionlab_server.store import notes as store
@@ -49,11 +50,11 @@ def _out(note: store.Note) -> NoteOut:
 
 
 @router.get("/{run_id}/note", response_model=NoteOut, responses=responses(404))
-def get_note(run_id: IdPath, session: SessionDep, scope: ScopeDep):
-    return _out(store.get_note(session, scope, run_id))
+def get_note(run_id: IdPath, session: SessionDep, access: Needs(VIEWER, "run", share=True)):
+    return _out(store.get_note(session, access.scope, run_id))
 
 
 @router.put("/{run_id}/note", response_model=NoteOut, responses=responses(400, 404))
-def put_note(run_id: IdPath, data: NoteIn, session: WriteSessionDep, scope: ScopeDep):
+def put_note(run_id: IdPath, data: NoteIn, session: WriteSessionDep, access: Needs(EDITOR, "run")):
     """Replace the run's note (the whole text; "" removes it)."""
-    return _out(store.set_note(session, scope, run_id, data.text))
+    return _out(store.set_note(session, access.scope, run_id, data.text))

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import AdminDep, ScopeDep, SessionDep, WriteSessionDep
+from lionlab_server.api.access import ADMIN, OWNER, VIEWER, Needs
+from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import IdPath, ProjectNameFilter
@@ -17,28 +18,31 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 
 @router.post("", status_code=201, response_model=schemas.Project, responses=responses(400, 409))
-def create_project(data: schemas.ProjectCreate, session: WriteSessionDep, _: AdminDep):
+def create_project(data: schemas.ProjectCreate, session: WriteSessionDep, access: Needs(ADMIN)):
     return store.create_project(session, data)
 
 
 @router.get("", response_model=schemas.Page[schemas.Project])
 def list_projects(
     session: SessionDep,
-    scope: ScopeDep,
+    access: Needs(VIEWER),
     *,
     name: ProjectNameFilter | None = None,
     page: Annotated[Paging, paging(100, 500)],
 ):
-    return store.list_projects(session, scope, name, page.limit, page.offset)
+    return store.list_projects(session, access.scope, name, page.limit, page.offset)
 
 
 @router.get("/{project_id}", response_model=schemas.Project, responses=responses(404))
-def get_project(project_id: IdPath, session: SessionDep, scope: ScopeDep):
-    return store.get_project(session, scope, project_id)
+def get_project(project_id: IdPath, session: SessionDep, access: Needs(VIEWER, "project")):
+    return store.get_project(session, access.scope, project_id)
 
 
 @router.patch("/{project_id}", response_model=schemas.Project, responses=responses(400, 404, 409))
 def update_project(
-    project_id: IdPath, data: schemas.ProjectUpdate, session: WriteSessionDep, scope: ScopeDep
+    project_id: IdPath,
+    data: schemas.ProjectUpdate,
+    session: WriteSessionDep,
+    access: Needs(OWNER, "project"),
 ):
-    return store.update_project(session, scope, project_id, data)
+    return store.update_project(session, access.scope, project_id, data)

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep, dispatch_after_commit
+from lionlab_server.api.access import EDITOR, VIEWER, Needs
+from lionlab_server.api.deps import SessionDep, WriteSessionDep, dispatch_after_commit
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import DbId, IdPath
@@ -21,10 +22,10 @@ router = APIRouter(prefix="/sweeps", tags=["sweeps"])
 @router.post(
     "", status_code=201, response_model=schemas.SweepCreated, responses=responses(400, 404)
 )
-def create_sweep(data: schemas.SweepCreate, session: WriteSessionDep, scope: ScopeDep):
+def create_sweep(data: schemas.SweepCreate, session: WriteSessionDep, access: Needs(EDITOR)):
     """Expand a sweep spec (JSON object, or YAML/JSON text) into trials and queue the first
     `limits.max_parallel` of them. An invalid spec is a 422 naming each field at fault."""
-    sweep = service.create_sweep(session, scope, data)
+    sweep = service.create_sweep(session, access.project(data.project_id), data)
     dispatch_after_commit(session)
     return schemas.SweepCreated(**sweep.model_dump())
 
@@ -32,26 +33,28 @@ def create_sweep(data: schemas.SweepCreate, session: WriteSessionDep, scope: Sco
 @router.get("", response_model=schemas.Page[schemas.Sweep])
 def list_sweeps(
     session: SessionDep,
-    scope: ScopeDep,
+    access: Needs(VIEWER),
     *,
     project_id: Annotated[DbId | None, Query()] = None,
     page: Annotated[Paging, paging(50, 1000)],
 ):
-    return store.list_sweeps(session, scope, project_id, page.limit, page.offset)
+    return store.list_sweeps(session, access.scope, project_id, page.limit, page.offset)
 
 
 @router.get("/{sweep_id}", response_model=schemas.SweepDetail, responses=responses(404))
-def get_sweep(sweep_id: IdPath, session: SessionDep, scope: ScopeDep):
+def get_sweep(sweep_id: IdPath, session: SessionDep, access: Needs(VIEWER, "sweep", share=True)):
     """The sweep with every trial: its run, status, steps run, losses, flags, stop reason."""
-    return sweep_report(session, scope, sweep_id).sweep
+    return sweep_report(session, access.scope, sweep_id).sweep
 
 
 @router.get("/{sweep_id}/analysis", responses=responses(404))
-def get_analysis(sweep_id: IdPath, session: SessionDep, scope: ScopeDep) -> dict:
+def get_analysis(
+    sweep_id: IdPath, session: SessionDep, access: Needs(VIEWER, "sweep", share=True)
+) -> dict:
     """Best configuration per optimizer, lr sensitivity, time to target, the Lion/AdamW
     speedup with its bootstrap interval over seeds, compute saved, the verdict, and every
     ASHA decision. Non-finite numbers are null."""
-    report = sweep_report(session, scope, sweep_id)
+    report = sweep_report(session, access.scope, sweep_id)
     return {
         "sweep_id": sweep_id,
         **report.analysis.to_dict(),
@@ -60,6 +63,6 @@ def get_analysis(sweep_id: IdPath, session: SessionDep, scope: ScopeDep) -> dict
 
 
 @router.post("/{sweep_id}/cancel", response_model=schemas.Sweep, responses=responses(404))
-def cancel_sweep(sweep_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
+def cancel_sweep(sweep_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR, "sweep")):
     """Queue no more trials and stop the running ones; their metrics are kept."""
-    return service.cancel_sweep(session, scope, sweep_id)
+    return service.cancel_sweep(session, access.scope, sweep_id)

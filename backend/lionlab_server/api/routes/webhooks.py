@@ -14,15 +14,14 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lionlab_server import schemas
-from lionlab_server.api.deps import ScopeDep, SessionDep, WriteSessionDep
+from lionlab_server.api.access import OWNER, Needs
+from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import IdPath, WebhookUrl
 from lionlab_server.services import webhooks
 from lionlab_server.services.webhooks import SUBSCRIBABLE
-from lionlab_server.store import projects
 from lionlab_server.store import webhooks as store
-from lionlab_server.store.scope import Scope
 
 router = APIRouter(tags=["webhooks"])
 
@@ -89,15 +88,8 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
-def _managed_project(session, scope: Scope, project_id: int) -> None:
-    """May the caller manage this project's webhooks? NotFound (404) when it cannot see it."""
-    projects.get_project(session, scope, project_id)
-
-
-def _managed_webhook(session, scope: Scope, webhook_id: int) -> store.WebhookInfo:
-    hook = store.get_webhook(session, scope, webhook_id)
-    _managed_project(session, scope, hook.project_id)
-    return hook
+ManageProject = Needs(OWNER, "project")  # webhooks are the project owners'
+ManageWebhook = Needs(OWNER, "webhook")
 
 
 @router.post(
@@ -107,10 +99,9 @@ def _managed_webhook(session, scope: Scope, webhook_id: int) -> store.WebhookInf
     responses=responses(400, 404),
 )
 def create_webhook(
-    project_id: IdPath, data: WebhookCreate, session: WriteSessionDep, scope: ScopeDep
+    project_id: IdPath, data: WebhookCreate, session: WriteSessionDep, _: ManageProject
 ):
     """Send the project's chosen events to `url`; the answer holds the signing secret."""
-    _managed_project(session, scope, project_id)
     events = list(dict.fromkeys(data.events))
     secret, hook = store.add_webhook(session, project_id, data.url, events, data.format)
     return WebhookCreated(secret=secret, **WebhookOut.model_validate(hook).model_dump())
@@ -119,16 +110,14 @@ def create_webhook(
 @router.get(
     "/projects/{project_id}/webhooks", response_model=list[WebhookOut], responses=responses(404)
 )
-def list_webhooks(project_id: IdPath, session: SessionDep, scope: ScopeDep):
-    _managed_project(session, scope, project_id)
+def list_webhooks(project_id: IdPath, session: SessionDep, _: ManageProject):
     return store.list_webhooks(session, project_id)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=responses(404))
-def delete_webhook(webhook_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
+def delete_webhook(webhook_id: IdPath, session: WriteSessionDep, access: ManageWebhook):
     """Delete the webhook and its delivery log; nothing more is sent to it."""
-    _managed_webhook(session, scope, webhook_id)
-    store.delete_webhook(session, scope, webhook_id)
+    store.delete_webhook(session, access.scope, webhook_id)
     return Response(status_code=204)
 
 
@@ -138,9 +127,9 @@ def delete_webhook(webhook_id: IdPath, session: WriteSessionDep, scope: ScopeDep
     response_model=DeliveryOut,
     responses=responses(404),
 )
-def test_webhook(webhook_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
+def test_webhook(webhook_id: IdPath, session: WriteSessionDep, access: ManageWebhook):
     """Queue a `ping` delivery (sent within a second or so); follow it in the delivery log."""
-    return webhooks.ping(session, _managed_webhook(session, scope, webhook_id))
+    return webhooks.ping(session, store.get_webhook(session, access.scope, webhook_id))
 
 
 @router.get(
@@ -151,11 +140,10 @@ def test_webhook(webhook_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
 def list_deliveries(
     webhook_id: IdPath,
     session: SessionDep,
-    scope: ScopeDep,
+    _: ManageWebhook,
     page: Annotated[Paging, paging(50, 500)],
 ):
     """The webhook's deliveries, newest first, with each attempt's status code."""
-    _managed_webhook(session, scope, webhook_id)
     items, total = store.list_deliveries(session, webhook_id, page.limit, page.offset)
     return schemas.Page[DeliveryOut](
         items=[DeliveryOut.model_validate(i) for i in items],
