@@ -3,6 +3,13 @@ shown by the API and the runs table, filtered by; a sweep's trials carry its cre
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alembic import command
+from lionlab_server import migrate
+from lionlab_server.db import make_engine
+from lionlab_server.models import Project, Run, Sweep
 from lionlab_server.store import users
 
 CSRF = {"X-LionLab-CSRF": "1"}
@@ -83,3 +90,31 @@ def test_a_sweeps_trials_carry_its_creator_however_they_are_scheduled(api):
     trials = api.get("/runs", params={"project_id": pid}).json()["items"]
     assert len(trials) == 2 and {run["created_by"] for run in trials} == {"sweeper"}
     assert api.get(f"/sweeps/{sweep['id']}").json()["created_by"] == "sweeper"
+
+
+def test_rows_from_before_the_migration_keep_null_creators(tmp_path):
+    """Downgrading past 0012 and upgrading again keeps every run and sweep, creator unknown."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    migrate.upgrade(engine)
+    with Session(engine) as session, session.begin():
+        project = Project(name="old")
+        session.add(project)
+        session.flush()
+        session.add(Run(project_id=project.id, name="r", created_by="alice"))
+        spec = {"limits": {"max_parallel": 1}}
+        session.add(
+            Sweep(
+                project_id=project.id,
+                name="s",
+                spec=spec,
+                trials=[],
+                max_parallel=1,
+                created_by="alice",
+            )
+        )
+    command.downgrade(migrate.alembic_config(engine), "0010")  # before created_by
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        assert session.execute(select(Run.name, Run.created_by)).all() == [("r", None)]
+        assert session.execute(select(Sweep.name, Sweep.created_by)).all() == [("s", None)]
+    engine.dispose()
