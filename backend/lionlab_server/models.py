@@ -180,6 +180,9 @@ class Sweep(Base):
     max_parallel: Mapped[int] = mapped_column(Integer)
     asha_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # AshaDecider.state_dict()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The username, else the token name, that created it (its trials' runs get the same);
+    # NULL for sweeps from before it was recorded.
+    created_by: Mapped[str | None] = mapped_column(String(200))
     finished_at: Mapped[datetime | None]
 
 
@@ -192,6 +195,7 @@ class Run(Base):
         # a script that re-sends its create (after a lost answer, or from `lionlab sync`)
         # gets the run it made the first time
         UniqueConstraint("project_id", "client_key"),
+        Index(None, "project_id", "created_by"),  # the runs list's "created by" filter
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -205,6 +209,9 @@ class Run(Base):
     job: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     client_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who created it: the username, else the token name (a sweep's trials: the sweep's
+    # creator); NULL for runs from before it was recorded.
+    created_by: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     worker: Mapped[str | None] = mapped_column(String(200))

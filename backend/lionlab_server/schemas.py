@@ -126,6 +126,11 @@ class Run(BaseModel):
     )
     tags: list[str]
     created_at: datetime
+    created_by: str | None = Field(
+        default=None,
+        description="Who created it: the signed-in username, else the token's name; null "
+        "for runs created before this was recorded.",
+    )
     started_at: datetime | None
     finished_at: datetime | None
     worker: str | None
@@ -304,6 +309,11 @@ class Sweep(BaseModel):
     status: Literal["running", "finished", "cancelled"]
     spec: dict[str, Any]
     created_at: datetime
+    created_by: str | None = Field(
+        default=None,
+        description="Who created it (its trials' runs carry the same): the signed-in "
+        "username, else the token's name; null for sweeps created before this was recorded.",
+    )
     finished_at: datetime | None
     trials_total: int
     max_parallel: int

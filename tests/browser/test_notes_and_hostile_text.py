@@ -1,6 +1,6 @@
 """Run notes on the run page (markdown shown formatted, edited in place and saved), their
 first line in the comparison, and user text that looks like HTML (a run's name, tag, param
-value and note; a sweep's name) shown as text on every page, with no script run."""
+value, note and creator; a sweep's name) shown as text on every page, with no script run."""
 
 from __future__ import annotations
 
@@ -30,10 +30,14 @@ INJECTED = """() => [...document.querySelectorAll('img[src="x"], script')]
 @pytest.fixture(scope="module")
 def hostile(dashboard) -> dict:
     """A project of its own (the suite's other pages count their project's runs), with a
-    hostile run and a plain one beside it, both with a few logged points."""
+    hostile run (made by a token with a hostile name) and a plain one beside it, both with a
+    few logged points."""
     r = dashboard.api("POST", "/projects", json={"name": "hostile-text"})
     assert r.status_code == 201, r.text
     project = r.json()
+    r = dashboard.api("POST", "/tokens", json={"name": HOSTILE, "project_id": project["id"]})
+    assert r.status_code == 201, r.text
+    by_hostile = {"Authorization": f"Bearer {r.json()['token']}"}
     ids = {}
     for role, lr in (("hostile", HOSTILE), ("plain", "3e-4")):
         body = {
@@ -43,7 +47,8 @@ def hostile(dashboard) -> dict:
             "tags": [HOSTILE[:100]] if role == "hostile" else ["plain"],
             "config": {"lr": lr},
         }
-        r = dashboard.api("POST", "/runs", json=body)
+        headers = by_hostile if role == "hostile" else {}
+        r = dashboard.api("POST", "/runs", json=body, headers=headers)
         assert r.status_code == 201, r.text
         ids[role] = r.json()["id"]
         dashboard.log(ids[role], range(5), {"train_loss": [3.0, 2.5, 2.0, 1.8, 1.7]})
@@ -113,7 +118,7 @@ def test_hostile_text_is_text_in_the_runs_table(open_page, hostile, dialogs):
     name.wait_for()
     assert name.inner_text() == HOSTILE
     row = page.locator(f"tr[data-run='{hostile['hostile']}']").inner_text()
-    assert row.count(IMG) >= 2  # the name and the tag
+    assert row.count(IMG) >= 3  # the name, the tag and the creator (the token's name)
     _assert_inert(page, dialogs)
 
 

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 
 from lionlab.lifecycle import RunStatus
-from lionlab_server.api.validation import Offset, OptimizerLabel, Tag
+from lionlab_server.api.validation import CreatorName, Offset, OptimizerLabel, Tag
 from lionlab_server.store.runs import RunFilter
 
 MAX_COMPARED = 24  # runs in one comparison (the compare view and saved comparisons)
-SORT_PATTERN = r"^-?(created_at|name|status|optimizer|started_at|finished_at)$"
+SORT_PATTERN = r"^-?(created_at|created_by|name|status|optimizer|started_at|finished_at)$"
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,21 @@ def runs_filter(
     status: Annotated[list[RunStatus], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
     optimizer: Annotated[list[OptimizerLabel], Query()] = [],  # noqa: B006
     tag: Annotated[list[Tag], Query(description="Runs carrying every tag given.")] = [],  # noqa: B006
+    created_by: Annotated[
+        list[CreatorName],
+        Query(description="Runs created by any of these (a username or a token name)."),
+    ] = [],  # noqa: B006
     sort: Annotated[
         str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
     ] = "-created_at",
 ) -> RunFilter:
     """Which runs a runs list shows and in which order (its project and page set apart)."""
     return RunFilter(
-        status=tuple(s.value for s in status), optimizer=tuple(optimizer), tag=tuple(tag), sort=sort
+        status=tuple(s.value for s in status),
+        optimizer=tuple(optimizer),
+        tag=tuple(tag),
+        created_by=tuple(created_by),
+        sort=sort,
     )
 
 

@@ -75,6 +75,7 @@ HostName = _text(200, min_length=1)
 ShortLabel = _text(64, min_length=1)  # versions, device kinds, queue and kernel names
 DeviceText = _text(200)  # one device as a worker describes it
 TokenName = _text(100, min_length=1)
+CreatorName = _text(200)  # runs.created_by: a username or a token name
 Password = _text(1024, min_length=8)  # a user's; bounded: argon2 hashes any length, at a cost
 Description = _text(10_000)
 NoteText = _text(20_000)  # run_notes.text (markdown)

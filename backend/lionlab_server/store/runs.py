@@ -12,6 +12,7 @@ from lionlab_server import schemas
 from lionlab_server.errors import NotFound
 from lionlab_server.models import MetricKey, MetricSummary, Project, Run, RunTag, utcnow
 from lionlab_server.store.scope import Scope
+from lionlab_server.store.tokens import caller_name
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class RunFilter:
     status: tuple[str, ...] = ()
     optimizer: tuple[str, ...] = ()
     tag: tuple[str, ...] = ()  # a run must carry every tag listed
+    created_by: tuple[str, ...] = ()  # a run created by any of these (username or token name)
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
@@ -78,6 +80,7 @@ def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> tuple
         config=data.config,
         job=job,
         client_key=data.client_key,
+        created_by=caller_name(session, scope),
         started_at=utcnow() if status == RunStatus.RUNNING.value else None,
     )
     session.add(row)
@@ -108,6 +111,8 @@ def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[sche
         where.append(Run.status.in_(f.status))
     if f.optimizer:
         where.append(Run.optimizer.in_(f.optimizer))
+    if f.created_by:
+        where.append(Run.created_by.in_(f.created_by))
     for tag in f.tag:
         where.append(exists().where(RunTag.run_id == Run.id, RunTag.tag == tag))
     total = session.scalar(select(func.count()).select_from(Run).where(*where)) or 0

@@ -16,6 +16,7 @@ from lionlab_server.errors import NotFound
 from lionlab_server.models import Flag, MetricKey, MetricSummary, Project, Run, Sweep
 from lionlab_server.store.points import read_points
 from lionlab_server.store.scope import Scope
+from lionlab_server.store.tokens import caller_name
 
 ACTIVE = tuple(s.value for s in lifecycle.ACTIVE)
 PENDING = "pending"  # a trial whose run does not exist yet
@@ -53,6 +54,7 @@ def add_sweep(
         trials=trials,
         max_parallel=spec["limits"]["max_parallel"],
         asha_state=asha_state,
+        created_by=caller_name(session, scope),
     )
     session.add(row)
     session.flush()
@@ -87,7 +89,8 @@ def trial_run_name(sweep_name: str, index: int) -> str:
 
 
 def add_trial_runs(session: Session, sweep: Sweep, trials: list[dict]) -> list[int]:
-    """One queued run per trial (the unique (sweep, trial) key makes a second one fail)."""
+    """One queued run per trial (the unique (sweep, trial) key makes a second one fail),
+    created by whoever created the sweep (the scheduler only carries it out)."""
     rows = [
         Run(
             project_id=sweep.project_id,
@@ -98,6 +101,7 @@ def add_trial_runs(session: Session, sweep: Sweep, trials: list[dict]) -> list[i
             job=t["job"],
             sweep_id=sweep.id,
             trial_index=t["index"],
+            created_by=sweep.created_by,
         )
         for t in trials
     ]
@@ -120,6 +124,7 @@ def sweep_out(row: Sweep, runs: dict[int, TrialRun]) -> schemas.Sweep:
         status=row.status,
         spec=row.spec,
         created_at=row.created_at,
+        created_by=row.created_by,
         finished_at=row.finished_at,
         trials_total=len(row.trials),
         max_parallel=row.max_parallel,

@@ -15,7 +15,8 @@ export function renderHeader(view, changed) {
     " ",
     tagList(run.tags),
   );
-  const parts = [`Run ${run.id}`, `created ${fmtAgo(run.created_at)}`];
+  const created = `created ${fmtAgo(run.created_at)}`;
+  const parts = [`Run ${run.id}`, run.created_by ? `${created} by ${run.created_by}` : created];
   if (run.worker) parts.push(`on ${run.worker}`);
   if (run.attempts > 1) parts.push(`attempt ${run.attempts}`);
   replace(document.getElementById("run-sub"), parts.join(" · "));

@@ -31,6 +31,13 @@ function otherParams(row) {
     : h("span", { class: "faint" }, "—");
 }
 
+// Runs from before creators were recorded have none: shown as unknown.
+function creatorCell(name) {
+  return name === null || name === undefined
+    ? h("span", { class: "faint", title: "Not recorded" }, "—")
+    : h("span", {}, name);
+}
+
 const num = (v) => (v === null ? Number.POSITIVE_INFINITY : Number.parseFloat(v));
 
 // [id, header, sort key (row -> comparable) or null, cell (row, changed) -> node, class]
@@ -76,6 +83,12 @@ export const COLUMNS = [
     "right",
   ],
   ["flags", "Flags", (r) => -r.flags.total, (r) => flagsCell(r.flags)],
+  [
+    "created_by",
+    "Created by",
+    (r) => (r.run.created_by ?? "~").toLowerCase(),
+    (r) => creatorCell(r.run.created_by),
+  ],
   [
     "duration",
     "Duration",

@@ -17,6 +17,7 @@ const state = {
   status: new Set(params.getAll("status")),
   optimizer: params.get("optimizer") || "",
   tag: params.get("tag") || "",
+  createdBy: params.get("created_by") || "",
   text: params.get("q") || "",
   sort: { key: params.get("sort") || "", dir: params.get("dir") || "desc" },
   selected: new Set(),
@@ -25,22 +26,42 @@ const box = document.getElementById("runs");
 let timer = null;
 
 function filtersActive() {
-  return state.status.size || state.optimizer || state.tag || state.text;
+  return state.status.size || state.optimizer || state.tag || state.createdBy || state.text;
 }
 
 async function load() {
   clearTimeout(timer);
   try {
-    const query = { status: [...state.status], optimizer: state.optimizer, tag: state.tag, limit: PAGE };
+    const query = {
+      status: [...state.status],
+      optimizer: state.optimizer,
+      tag: state.tag,
+      created_by: state.createdBy,
+      limit: PAGE,
+    };
     const page = await get(`/views/projects/${projectId}/runs`, query);
     state.rows = page.items;
     state.total = page.total;
+    rememberCreators(page.items);
     if (!box.querySelector(".confirming")) render(); // never under a pending confirm click
   } catch (err) {
     replace(box, errorState(err.message, load));
   }
   const live = state.rows.some((r) => ACTIVE_STATUSES.includes(r.run.status));
   if (live) timer = setTimeout(load, REFRESH_MS);
+}
+
+// The creators seen so far offer themselves as the "Created by" filter's suggestions.
+const creators = new Set();
+function rememberCreators(rows) {
+  const before = creators.size;
+  for (const r of rows) if (r.run.created_by) creators.add(r.run.created_by);
+  if (creators.size === before) return;
+  const names = [...creators].sort((a, b) => a.localeCompare(b));
+  replace(
+    document.getElementById("creator-names"),
+    names.map((name) => h("option", { value: name })),
+  );
 }
 
 function header() {
@@ -139,13 +160,18 @@ function render() {
 
 function clearFilters() {
   state.status.clear();
-  state.optimizer = state.tag = state.text = "";
+  state.optimizer = state.tag = state.createdBy = state.text = "";
   renderFilters();
   syncFilters();
 }
 
 function syncFilters() {
-  setUrlParams({ optimizer: state.optimizer, tag: state.tag, q: state.text });
+  setUrlParams({
+    optimizer: state.optimizer,
+    tag: state.tag,
+    created_by: state.createdBy,
+    q: state.text,
+  });
   const url = new URL(location.href);
   url.searchParams.delete("status");
   for (const s of state.status) url.searchParams.append("status", s);
@@ -170,6 +196,7 @@ function renderFilters() {
   replace(document.getElementById("filter-status"), chips);
   document.getElementById("filter-optimizer").value = state.optimizer;
   document.getElementById("filter-tag").value = state.tag;
+  document.getElementById("filter-created-by").value = state.createdBy;
   document.getElementById("filter-text").value = state.text;
 }
 
@@ -190,6 +217,13 @@ document.getElementById("filter-tag").addEventListener(
   "input",
   debounce((e) => {
     state.tag = e.target.value.trim();
+    syncFilters();
+  }, 350),
+);
+document.getElementById("filter-created-by").addEventListener(
+  "input",
+  debounce((e) => {
+    state.createdBy = e.target.value.trim();
     syncFilters();
   }, 350),
 );

@@ -59,7 +59,7 @@ function renderHeader(view) {
   const seeds = new Set(sweep.trials.map((t) => t.seed)).size;
   const parts = [
     `Sweep ${sweep.id}`,
-    `created ${fmtAgo(sweep.created_at)}`,
+    `created ${fmtAgo(sweep.created_at)}${sweep.created_by ? ` by ${sweep.created_by}` : ""}`,
     `${fmtInt(sweep.trials_total)} trials (${configs} configurations × ${seeds} seeds)`,
     sweep.asha ? "ASHA early stopping" : "no early stopping",
     `${sweep.max_parallel} at a time`,
