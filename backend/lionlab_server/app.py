@@ -12,6 +12,7 @@ from lionlab_server import web
 from lionlab_server.api import errors
 from lionlab_server.api.deps import token_cache
 from lionlab_server.api.routes import (
+    audit,
     comparisons,
     flags,
     jobs,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers,
         webhooks,
         comparisons,
+        audit,
     ):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from lionlab_server.db import begin_write
 from lionlab_server.errors import Forbidden
 from lionlab_server.services import sweeps
+from lionlab_server.store import audit
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import resolve_token
 from lionlab_server.store.users import resolve_session
@@ -157,6 +158,7 @@ def get_write_session(request: Request, session: SessionDep, _: ScopeDep) -> Ite
     (before the answer is sent), rolled back when it raises; then queued jobs are sent if
     the route asked. After the scope, whose token lookup ends its own read transaction."""
     begin_write(session)
+    audit.set_address(session, request.client.host if request.client else None)
     try:
         yield session
     except BaseException:

@@ -25,8 +25,8 @@ from lionlab_server.api.validation import (
     IdPath,
     MetricKeyName,
 )
+from lionlab_server.store import audit, projects
 from lionlab_server.store import comparisons as store
-from lionlab_server.store import projects
 
 router = APIRouter(tags=["comparisons"])
 
@@ -96,7 +96,17 @@ def create_comparison(
     projects.get_project(session, scope, project_id)
     state = data.state.model_dump(mode="json")
     state["runs"] = list(dict.fromkeys(state["runs"]))
-    return store.add_comparison(session, scope, project_id, data.name, data.description, state)
+    saved = store.add_comparison(session, scope, project_id, data.name, data.description, state)
+    audit.record(
+        session,
+        scope,
+        "comparison.created",
+        "comparison",
+        saved.id,
+        project_id,
+        {"name": saved.name},
+    )
+    return saved
 
 
 @router.get(
@@ -129,5 +139,14 @@ def get_comparison(comparison_id: IdPath, session: SessionDep, scope: ScopeDep):
 @router.delete("/comparisons/{comparison_id}", status_code=204, responses=responses(404))
 def delete_comparison(comparison_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
     """Delete the saved comparison (its runs stay)."""
-    store.delete_comparison(session, scope, comparison_id)
+    gone = store.delete_comparison(session, scope, comparison_id)
+    audit.record(
+        session,
+        scope,
+        "comparison.deleted",
+        "comparison",
+        comparison_id,
+        gone.project_id,
+        {"name": gone.name},
+    )
     return Response(status_code=204)

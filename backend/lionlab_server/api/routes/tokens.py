@@ -9,7 +9,7 @@ from lionlab_server import schemas
 from lionlab_server.api.deps import AdminDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, TokenName
-from lionlab_server.store import projects, tokens
+from lionlab_server.store import audit, projects, tokens
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -28,4 +28,7 @@ def create_token(data: TokenCreate, session: WriteSessionDep, scope: AdminDep):
     if data.project_id is not None:
         projects.get_project(session, scope, data.project_id)
     secret, info = tokens.create_token(session, data.name, data.project_id)
+    audit.record(
+        session, scope, "token.created", "token", info.id, info.project_id, {"name": info.name}
+    )
     return TokenCreated(token=secret, **info.model_dump())

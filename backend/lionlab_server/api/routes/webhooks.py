@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +21,7 @@ from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import IdPath, WebhookUrl
 from lionlab_server.services import webhooks
 from lionlab_server.services.webhooks import SUBSCRIBABLE
-from lionlab_server.store import projects
+from lionlab_server.store import audit, projects
 from lionlab_server.store import webhooks as store
 from lionlab_server.store.scope import Scope
 
@@ -113,6 +114,15 @@ def create_webhook(
     _managed_project(session, scope, project_id)
     events = list(dict.fromkeys(data.events))
     secret, hook = store.add_webhook(session, project_id, data.url, events, data.format)
+    audit.record(
+        session,
+        scope,
+        "webhook.created",
+        "webhook",
+        hook.id,
+        project_id,
+        {"host": urlsplit(data.url).hostname},
+    )
     return WebhookCreated(secret=secret, **WebhookOut.model_validate(hook).model_dump())
 
 
@@ -127,8 +137,17 @@ def list_webhooks(project_id: IdPath, session: SessionDep, scope: ScopeDep):
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=responses(404))
 def delete_webhook(webhook_id: IdPath, session: WriteSessionDep, scope: ScopeDep):
     """Delete the webhook and its delivery log; nothing more is sent to it."""
-    _managed_webhook(session, scope, webhook_id)
+    hook = _managed_webhook(session, scope, webhook_id)
     store.delete_webhook(session, scope, webhook_id)
+    audit.record(
+        session,
+        scope,
+        "webhook.deleted",
+        "webhook",
+        webhook_id,
+        hook.project_id,
+        {"host": urlsplit(hook.url).hostname},
+    )
     return Response(status_code=204)
 
 
