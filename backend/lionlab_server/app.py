@@ -13,6 +13,7 @@ from lionlab_server.api import errors
 from lionlab_server.api.access import public
 from lionlab_server.api.deps import token_cache
 from lionlab_server.api.routes import (
+    audit,
     comparisons,
     flags,
     jobs,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers,
         webhooks,
         comparisons,
+        audit,
     ):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)

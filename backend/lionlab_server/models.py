@@ -461,3 +461,27 @@ class ProjectGrant(Base):
     )
     role: Mapped[str] = mapped_column(String(8))  # viewer / editor / owner
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who (a user or a token, and from which address) changed what, and when: one row per
+    create, cancel, delete, share, grant or revoke, written in the change's own transaction.
+
+    `project_id` carries no foreign key on purpose: a project's events outlive the project
+    (the log must still say who deleted it). The actor's name is copied, not joined, for the
+    same reason: a renamed or deleted user or token keeps its past events as they were."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index(None, "project_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))  # a username, else a token's name
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor_token_id: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(64))  # the client's IP (no proxy header)
+    action: Mapped[str] = mapped_column(String(32))  # one of store/audit.py ACTIONS
+    object_kind: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # small: e.g. the name

@@ -161,3 +161,11 @@ def test_hostile_text_is_text_on_the_sweep_pages(open_page, hostile, dialogs):
     page.locator("a.run-name", has_text=IMG).wait_for()
     assert page.locator("a.run-name").first.inner_text() == HOSTILE
     _assert_inert(page, dialogs)
+
+
+def test_hostile_text_is_text_on_the_audit_page(open_page, hostile, dialogs):
+    page = open_page(f"/projects/{hostile['project']['id']}/audit").page
+    row = page.locator("#audit-events tr[data-action='run.created']", has_text=IMG).first
+    row.wait_for()
+    assert HOSTILE in row.inner_text()  # the run's name, in the event's detail
+    _assert_inert(page, dialogs)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from lionlab_server.db import begin_write
 from lionlab_server.services import sweeps
+from lionlab_server.store import audit
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import resolve_token
 from lionlab_server.store.users import resolve_session
@@ -159,6 +160,7 @@ def get_write_session(request: Request, session: SessionDep, _: ScopeDep) -> Ite
     the route asked. After the scope, whose token lookup ends its own read transaction."""
     begin_write(session)
     session.info[_WRITING] = True
+    audit.set_address(session, request.client.host if request.client else None)
     try:
         yield session
     except BaseException:

@@ -84,6 +84,7 @@ SpecText = _text(1_000_000)
 MetricKeyName = _text(250, min_length=1)  # metric_keys.name
 ProjectNameFilter = _text(100)
 ComparisonName = _text(200, min_length=1)  # saved_comparisons.name
+ActorName = _text(200, min_length=1)  # audit_events.actor: a username or a token's name
 
 
 def _http_url(value: str) -> str:

@@ -100,6 +100,8 @@ def list_comparisons(
     return [_info(r) for r in rows], total or 0
 
 
-def delete_comparison(session: Session, scope: Scope, comparison_id: int) -> None:
-    _row(session, scope, comparison_id)
+def delete_comparison(session: Session, scope: Scope, comparison_id: int) -> ComparisonInfo:
+    """Delete it; answers what it was (for the audit log)."""
+    gone = _info(_row(session, scope, comparison_id))
     session.execute(delete(SavedComparison).where(SavedComparison.id == comparison_id))
+    return gone

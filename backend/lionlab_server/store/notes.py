@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lionlab_server.models import RunNote, utcnow
+from lionlab_server.store import audit
 from lionlab_server.store.dialect import dialect_insert
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
@@ -36,7 +37,10 @@ def get_note(session: Session, scope: Scope, run_id: int) -> Note:
 
 def set_note(session: Session, scope: Scope, run_id: int, text: str) -> Note:
     """Replace the run's note, recording the editor; empty text removes it."""
-    visible_run(session, scope, run_id)
+    run = visible_run(session, scope, run_id)
+    audit.record(
+        session, scope, "note.edited", "run", run_id, run.project_id, {"chars": len(text.strip())}
+    )
     if not text.strip():
         session.execute(delete(RunNote).where(RunNote.run_id == run_id))
         return Note(run_id, "")

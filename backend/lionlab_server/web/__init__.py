@@ -16,6 +16,7 @@ from lionlab.lifecycle import describe
 from lionlab_server.api.access import PageRefused, public
 from lionlab_server.api.errors import COMMON, responses
 from lionlab_server.web import (
+    audit_pages,
     auth,
     checks,
     compare_views,
@@ -67,6 +68,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(status_page.router)
+    app.include_router(audit_pages.router)
     app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False, dependencies=[public()])
     app.add_api_route(
         "/lifecycle.js", _lifecycle_js, include_in_schema=False, dependencies=[public()]

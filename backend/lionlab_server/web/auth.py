@@ -28,7 +28,7 @@ from lionlab_server.api.deps import (
 )
 from lionlab_server.api.validation import Password
 from lionlab_server.db import begin_write
-from lionlab_server.store import users
+from lionlab_server.store import audit, users
 from lionlab_server.web.paths import templates
 from lionlab_server.web.session import (
     COOKIE_MAX_AGE_S,
@@ -261,5 +261,9 @@ def _set_password(request: Request, session: Session, scope, fields: dict[str, s
     new_hash = users.hash_password(new)
     begin_write(session)
     users.set_password(session, user.id, new_hash)
+    audit.set_address(session, request.client.host if request.client else None)
+    audit.record(
+        session, scope, "password.changed", "user", user.id, None, {"username": user.username}
+    )
     session.commit()
     return RedirectResponse("/account?saved=1", status_code=303)

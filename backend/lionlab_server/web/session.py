@@ -3,10 +3,9 @@ they redirect to the sign-in page."""
 
 from __future__ import annotations
 
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from lionlab_server.api.deps import (
@@ -40,17 +39,6 @@ def cookie_scope(request: Request, session: SessionDep) -> Scope | None:
     """The scope of the sign-in cookie, or None (absent, unknown, revoked or expired)."""
     credential = cookie_credential(request)
     return None if credential is None else resolve_credential(request, session, credential)
-
-
-def page_scope(request: Request, session: SessionDep) -> Scope:
-    scope = cookie_scope(request, session)
-    if scope is None:
-        query = f"?{request.url.query}" if request.url.query else ""
-        raise SignInRequired(request.url.path + query)
-    return scope
-
-
-PageScopeDep = Annotated[Scope, Depends(page_scope)]
 
 
 def redirect_to_sign_in(_: Request, exc: SignInRequired) -> RedirectResponse:

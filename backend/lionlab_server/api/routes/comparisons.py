@@ -26,6 +26,7 @@ from lionlab_server.api.validation import (
     IdPath,
     MetricKeyName,
 )
+from lionlab_server.store import audit
 from lionlab_server.store import comparisons as store
 
 router = APIRouter(tags=["comparisons"])
@@ -99,7 +100,17 @@ def create_comparison(
     scope = access.scope
     state = data.state.model_dump(mode="json")
     state["runs"] = list(dict.fromkeys(state["runs"]))
-    return store.add_comparison(session, scope, project_id, data.name, data.description, state)
+    saved = store.add_comparison(session, scope, project_id, data.name, data.description, state)
+    audit.record(
+        session,
+        scope,
+        "comparison.created",
+        "comparison",
+        saved.id,
+        project_id,
+        {"name": saved.name},
+    )
+    return saved
 
 
 @router.get(
@@ -135,5 +146,14 @@ def delete_comparison(
     comparison_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR, "comparison")
 ):
     """Delete the saved comparison (its runs stay)."""
-    store.delete_comparison(session, access.scope, comparison_id)
+    gone = store.delete_comparison(session, access.scope, comparison_id)
+    audit.record(
+        session,
+        access.scope,
+        "comparison.deleted",
+        "comparison",
+        comparison_id,
+        gone.project_id,
+        {"name": gone.name},
+    )
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from lionlab_server.api.deps import WriteSessionDep, dispatch_after_commit, run_
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import IdPath
 from lionlab_server.errors import InputError
-from lionlab_server.store import lifecycle
+from lionlab_server.store import audit, lifecycle
 from lionlab_server.store.runs import create_run, get_run
 
 router = APIRouter(tags=["jobs"])
@@ -98,6 +98,7 @@ def rerun(run_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR, "run")
         job=JobSpec.model_validate(old.job),
     )
     run, _ = create_run(session, scope, data)
+    audit.record(session, scope, "run.rerun", "run", run.id, run.project_id, {"from_run": run_id})
     dispatch_after_commit(session)
     return schemas.RunCreated(**run.model_dump())
 
@@ -109,4 +110,6 @@ def cancel_run(run_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR, "
     scope = access.scope
     lifecycle.request_stop(session, scope, run_id, RunStatus.CANCELLED)
     run_ended(session, run_id)
-    return get_run(session, scope, run_id)
+    run = get_run(session, scope, run_id)
+    audit.record(session, scope, "run.cancelled", "run", run_id, run.project_id, {"name": run.name})
+    return run

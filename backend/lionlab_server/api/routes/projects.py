@@ -12,6 +12,7 @@ from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import IdPath, ProjectNameFilter
+from lionlab_server.store import audit
 from lionlab_server.store import projects as store
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -19,7 +20,17 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 
 @router.post("", status_code=201, response_model=schemas.Project, responses=responses(400, 409))
 def create_project(data: schemas.ProjectCreate, session: WriteSessionDep, access: Needs(ADMIN)):
-    return store.create_project(session, data)
+    project = store.create_project(session, data)
+    audit.record(
+        session,
+        access.scope,
+        "project.created",
+        "project",
+        project.id,
+        project.id,
+        {"name": project.name},
+    )
+    return project
 
 
 @router.get("", response_model=schemas.Page[schemas.Project])

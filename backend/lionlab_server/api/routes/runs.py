@@ -20,7 +20,7 @@ from lionlab_server.api.queries import Paging, RunFilterDep, paging
 from lionlab_server.api.validation import DbId, IdPath
 from lionlab_server.errors import InputError
 from lionlab_server.services.job_checks import job_warnings
-from lionlab_server.store import lifecycle
+from lionlab_server.store import audit, lifecycle
 from lionlab_server.store import runs as store
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -36,10 +36,12 @@ def create_run(
     """Create a run. With `job`, the run is queued for a worker and the answer may carry
     warnings about the settings (e.g. a Lion lr above this project's AdamW baseline).
     With a `client_key` used before in the project, the answer is that run, with 200."""
-    run, created = store.create_run(session, access.project(data.project_id), data)
+    scope = access.project(data.project_id)
+    run, created = store.create_run(session, scope, data)
     if not created:
         response.status_code = 200
         return schemas.RunCreated(**run.model_dump())
+    audit.record(session, scope, "run.created", "run", run.id, run.project_id, {"name": run.name})
     warnings = job_warnings(session, data)
     if data.job is not None:
         dispatch_after_commit(session)

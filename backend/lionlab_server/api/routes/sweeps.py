@@ -14,6 +14,7 @@ from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import DbId, IdPath
 from lionlab_server.services import sweeps as service
 from lionlab_server.services.sweep_report import sweep_report
+from lionlab_server.store import audit
 from lionlab_server.store import sweeps as store
 
 router = APIRouter(prefix="/sweeps", tags=["sweeps"])
@@ -26,6 +27,15 @@ def create_sweep(data: schemas.SweepCreate, session: WriteSessionDep, access: Ne
     """Expand a sweep spec (JSON object, or YAML/JSON text) into trials and queue the first
     `limits.max_parallel` of them. An invalid spec is a 422 naming each field at fault."""
     sweep = service.create_sweep(session, access.project(data.project_id), data)
+    audit.record(
+        session,
+        access.scope,
+        "sweep.created",
+        "sweep",
+        sweep.id,
+        sweep.project_id,
+        {"name": sweep.name},
+    )
     dispatch_after_commit(session)
     return schemas.SweepCreated(**sweep.model_dump())
 
@@ -65,4 +75,14 @@ def get_analysis(
 @router.post("/{sweep_id}/cancel", response_model=schemas.Sweep, responses=responses(404))
 def cancel_sweep(sweep_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR, "sweep")):
     """Queue no more trials and stop the running ones; their metrics are kept."""
-    return service.cancel_sweep(session, access.scope, sweep_id)
+    sweep = service.cancel_sweep(session, access.scope, sweep_id)
+    audit.record(
+        session,
+        access.scope,
+        "sweep.cancelled",
+        "sweep",
+        sweep_id,
+        sweep.project_id,
+        {"name": sweep.name},
+    )
+    return sweep

@@ -16,7 +16,7 @@ from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, IdPath, TokenName
 from lionlab_server.errors import Forbidden, InputError, NotFound
 from lionlab_server.models import utcnow
-from lionlab_server.store import tokens
+from lionlab_server.store import audit, tokens
 from lionlab_server.store.scope import Role
 
 router = APIRouter(tags=["tokens"])
@@ -76,6 +76,8 @@ def create_token(data: TokenCreate, session: WriteSessionDep, access: Needs(EDIT
         read_only=read_only,
         expires_at=expires,
     )
+    detail = {"name": info.name, "kind": info.kind, "read_only": info.read_only}
+    audit.record(session, caller, "token.created", "token", info.id, info.project_id, detail)
     return TokenCreated(token=secret, **info.model_dump())
 
 
@@ -124,6 +126,15 @@ def revoke_token(token_id: IdPath, session: WriteSessionDep, access: Needs(EDITO
     if info is None or not may_manage(access, info):
         raise NotFound("token", token_id, "token_id")
     tokens.revoke_token(session, token_id)
+    audit.record(
+        session,
+        access.caller,
+        "token.revoked",
+        "token",
+        token_id,
+        info.project_id,
+        {"name": info.name},
+    )
     return Response(status_code=204)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,7 @@ from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import IdPath, WebhookUrl
 from lionlab_server.services import webhooks
 from lionlab_server.services.webhooks import SUBSCRIBABLE
+from lionlab_server.store import audit
 from lionlab_server.store import webhooks as store
 
 router = APIRouter(tags=["webhooks"])
@@ -99,11 +101,20 @@ ManageWebhook = Needs(OWNER, "webhook")
     responses=responses(400, 404),
 )
 def create_webhook(
-    project_id: IdPath, data: WebhookCreate, session: WriteSessionDep, _: ManageProject
+    project_id: IdPath, data: WebhookCreate, session: WriteSessionDep, access: ManageProject
 ):
     """Send the project's chosen events to `url`; the answer holds the signing secret."""
     events = list(dict.fromkeys(data.events))
     secret, hook = store.add_webhook(session, project_id, data.url, events, data.format)
+    audit.record(
+        session,
+        access.scope,
+        "webhook.created",
+        "webhook",
+        hook.id,
+        project_id,
+        {"host": urlsplit(data.url).hostname},
+    )
     return WebhookCreated(secret=secret, **WebhookOut.model_validate(hook).model_dump())
 
 
@@ -117,7 +128,17 @@ def list_webhooks(project_id: IdPath, session: SessionDep, _: ManageProject):
 @router.delete("/webhooks/{webhook_id}", status_code=204, responses=responses(404))
 def delete_webhook(webhook_id: IdPath, session: WriteSessionDep, access: ManageWebhook):
     """Delete the webhook and its delivery log; nothing more is sent to it."""
+    hook = store.get_webhook(session, access.scope, webhook_id)
     store.delete_webhook(session, access.scope, webhook_id)
+    audit.record(
+        session,
+        access.scope,
+        "webhook.deleted",
+        "webhook",
+        webhook_id,
+        hook.project_id,
+        {"host": urlsplit(hook.url).hostname},
+    )
     return Response(status_code=204)
 
 
