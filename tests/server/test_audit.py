@@ -52,7 +52,7 @@ def test_a_run_created_and_cancelled_and_a_comparison_deleted_each_record_one_ev
     assert (deleted["object_kind"], deleted["object_id"]) == ("comparison", str(saved["id"]))
     assert deleted["detail"] == {"name": "lion vs adamw"}
     assert token["actor"] == project["actor"] == "local admin"
-    assert token["detail"] == {"name": "nightly-ci"}
+    assert token["detail"] == {"name": "nightly-ci", "kind": "personal", "read_only": False}
 
 
 def test_a_refused_write_records_nothing(api):
@@ -102,8 +102,8 @@ def test_the_audit_page_lists_events_with_what_callers_typed_escaped(api):
         assert "run.created" in r.text and f'href="/runs/{run}"' in r.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
         assert "<script>alert(1)" not in r.text
-    ci = as_token(api, pid, "ci")["Authorization"].removeprefix("Bearer ")
-    api.client.cookies.set("lionlab_token", ci)
+    r = api.post("/tokens", json={"name": "ro", "project_id": pid, "read_only": True})
+    api.client.cookies.set("lionlab_token", r.json()["token"])  # a viewer at most: not an owner
     assert api.client.get(f"/projects/{pid}/audit").status_code == 403
     assert api.client.get("/projects/4242/audit").status_code == 404
 
