@@ -89,7 +89,10 @@ def test_the_list_filters_by_project_action_and_actor_and_pages(api):
     assert ids == sorted(ids, reverse=True)
 
     assert api.get("/audit", params={"action": "run.exploded"}).status_code == 422
-    assert api.get("/audit", headers=ci).status_code == 403  # admins only
+    # A project token owns its project: it reads that project's events, and only those.
+    mine = api.get("/audit", headers=ci).json()  # project a's creation, its token, 3 runs
+    assert mine["total"] == 5 and {e["project_id"] for e in mine["items"]} == {a}
+    assert api.get("/audit", headers=ci, params={"project_id": b}).status_code == 404
 
 
 def test_the_audit_page_lists_events_with_what_callers_typed_escaped(api):

@@ -92,6 +92,13 @@ class Scope:
             return true()
         return column.in_(sorted(self.roles)) if self.roles else false()
 
+    def owned(self) -> Scope:
+        """This scope limited to the projects it owns (an admin keeps every project)."""
+        if self.admin and self.cap >= Role.OWNER:
+            return self
+        roles = {p: r for p, r in self.roles.items() if min(r, self.cap) >= Role.OWNER}
+        return Scope(self.token_id, self.user_id, self.username, False, roles, self.cap)
+
     def narrowed(self, project_id: int | None, read_only: bool) -> Scope:
         """This user's scope as one of its tokens holds it: one project only (an admin's
         token keeps owner there), and at most viewer when read-only."""

@@ -14,7 +14,6 @@ from lionlab_server.api.access import OWNER, Needs
 from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import ActorName, DbId
-from lionlab_server.errors import Forbidden
 from lionlab_server.store import audit as store
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -48,14 +47,10 @@ def list_events(
     actor: Annotated[ActorName | None, Query(description="An exact name.")] = None,
     page: Annotated[Paging, paging(50, 500)],
 ):
-    """Events newest first, of one project (its owners) or all (admins), of one action and
-    one actor."""
-    if project_id is not None:
-        scope = access.project(project_id)
-    elif access.caller.is_admin:
-        scope = access.scope
-    else:
-        raise Forbidden("every project's log is for admins: give project_id, a project you own")
+    """Events newest first, of one project or of all the caller owns (admins: every
+    project, and the events of no project: tokens, users, teams), of one action and one
+    actor."""
+    scope = access.project(project_id) if project_id is not None else access.scope.owned()
     items, total = store.list_events(
         session, scope, project_id, action, actor, page.limit, page.offset
     )

@@ -49,9 +49,10 @@ class TokenCreated(schemas.TokenInfo):
 @router.post(
     "/tokens", status_code=201, response_model=TokenCreated, responses=responses(400, 403, 404)
 )
-def create_token(data: TokenCreate, session: WriteSessionDep, access: Needs(EDITOR)):
-    """A token for yourself (it can never do more than you); a worker token needs the owner
-    role on its project (an admin for one serving every project)."""
+def create_token(data: TokenCreate, session: WriteSessionDep, access: Needs(VIEWER)):
+    """A token for yourself: it can never do more than you (a read-only caller makes only
+    read-only tokens). A worker token needs the owner role on its project (an admin for one
+    serving every project)."""
     caller = access.caller
     if data.kind == "worker":
         if data.read_only:
