@@ -45,13 +45,35 @@ def bench_server(database_url: str, workers: int = 1) -> Iterator[tuple[LiveServ
             server.stop()
 
 
-def make_run(server: LiveServer, headers: dict, project: str, **fields) -> int:
-    """A run in `project` (created when missing); returns its id."""
+def user_token(database_url: str, server: LiveServer, admin: dict, project: str) -> dict:
+    """Auth headers of a personal token of a non-admin user who is an editor of `project`
+    through a team (created when missing): requests carry a real role check."""
+    from lionlab_server.db import make_engine, make_sessionmaker, session_scope
+    from lionlab_server.store import grants, tokens, users
+    from lionlab_server.store.scope import Role
+
+    pid = project_id(server, admin, project)
+    engine = make_engine(database_url)
+    with session_scope(make_sessionmaker(engine)) as session:
+        user = users.create_user(session, f"bench-{secrets.token_hex(4)}")
+        team = grants.create_team(session, f"bench-team-{secrets.token_hex(4)}")
+        grants.set_membership(session, team.id, user.id, True)
+        grants.grant_project(session, pid, Role.EDITOR, team_id=team.id)
+        secret, _ = tokens.create_token(session, "bench", user_id=user.id)
+    engine.dispose()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def project_id(server: LiveServer, headers: dict, project: str) -> int:
+    """The id of `project`, created when missing."""
     r = httpx.post(f"{server.url}/api/v1/projects", json={"name": project}, headers=headers)
     if r.status_code == 409:
         r = httpx.get(f"{server.url}/api/v1/projects", params={"name": project}, headers=headers)
-        pid = r.json()["items"][0]["id"]
-    else:
-        pid = r.json()["id"]
-    body = {"project_id": pid, **fields}
+        return r.json()["items"][0]["id"]
+    return r.json()["id"]
+
+
+def make_run(server: LiveServer, headers: dict, project: str, **fields) -> int:
+    """A run in `project` (which must exist unless `headers` may create it); returns its id."""
+    body = {"project_id": project_id(server, headers, project), **fields}
     return httpx.post(f"{server.url}/api/v1/runs", json=body, headers=headers).json()["id"]

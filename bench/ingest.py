@@ -1,6 +1,8 @@
 """Ingestion speed on Postgres: metric points/s over HTTP vs raw COPY on the same database.
 
-HTTP: 4 concurrent clients, each logging 4 keys in batches of 1000 steps to its own run.
+HTTP: 4 concurrent clients, each logging 4 keys in batches of 1000 steps to its own run, with
+a non-admin user's personal token (an editor through a team), so each batch passes the
+role check.
 COPY: the same rows, binary COPY into a table with the same columns and primary key as
 metric_points, in the same shape (4 connections, one 4000-row COPY + commit per batch); a
 single-stream COPY of all rows is reported too. Prints one JSON object.
@@ -19,7 +21,7 @@ import numpy as np
 import orjson
 import psycopg
 
-from bench.common import bench_postgres, bench_server, make_run
+from bench.common import bench_postgres, bench_server, make_run, user_token
 from lionlab_server.store.pgbinary import encode_points
 
 CLIENTS, KEYS, STEPS_PER_BATCH = 4, 4, 1000
@@ -132,7 +134,8 @@ def main() -> None:
     workers = int(os.environ.get("LIONLAB_BENCH_SERVER_WORKERS", "2"))
     http, copy, stream = [], [], []
     with bench_postgres() as url:
-        with bench_server(url, workers=workers) as (server, headers):
+        with bench_server(url, workers=workers) as (server, admin):
+            headers = user_token(url, server, admin, "bench-ingest")
             http_rate(server, headers)  # warm-up: connections, caches, first pages
             for round_no in range(ROUNDS):
                 http.append(http_rate(server, headers))

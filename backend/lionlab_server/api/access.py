@@ -21,10 +21,12 @@ Routes without a path target (lists, creation with a project in the body) read t
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from cachetools import LRUCache
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,6 +73,25 @@ TARGETS: dict[str, Target] = {
     "comparison": Target("comparison", "comparison_id", _column_lookup(SavedComparison)),
     "webhook": Target("webhook", "webhook_id", _column_lookup(Webhook)),
 }
+
+
+# (kind, id) -> project id. An object never moves to another project, so a hit is exact;
+# one deleted since still reaches its route, whose store call answers 404.
+_projects: LRUCache[tuple[str, int], int] = LRUCache(maxsize=65536)
+_projects_lock = threading.Lock()
+
+
+def project_of(session: Session, target: Target, ident: int) -> int | None:
+    """The project of the target object (None: there is none), cached per process."""
+    key = (target.kind, ident)
+    with _projects_lock:
+        found = _projects.get(key)
+    if found is None:
+        found = target.project_of(session, ident)
+        if found is not None:
+            with _projects_lock:
+                _projects[key] = found
+    return found
 
 
 def add_target(name: str, target: Target) -> None:
@@ -124,7 +145,7 @@ class Access:
         assert self.session is not None
         scope = self.scope
         for run_id in dict.fromkeys(run_ids):
-            project_id = TARGETS["run"].project_of(self.session, run_id)
+            project_id = project_of(self.session, TARGETS["run"], run_id)
             if self.caller.share is not None:
                 if project_id is None or not _share_permits(
                     self.session, self.caller.share, "run", run_id
@@ -192,7 +213,7 @@ def authorize(
             )
         return Access(caller, need, caller, session=session)
     assert ident is not None
-    project_id = target.project_of(session, ident)
+    project_id = project_of(session, target, ident)
     if project_id is None:
         raise NotFound(target.kind, ident, target.param)
     if caller.worker:
