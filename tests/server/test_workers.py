@@ -147,7 +147,7 @@ def test_the_status_page_is_403_for_a_project_token_and_asks_others_to_sign_in(a
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
     api.client.cookies.set("lionlab_token", scoped)
     r = _page(api)
-    assert r.status_code == 403 and "for admins" in r.text
+    assert r.status_code == 403 and "needs an admin" in r.text
     assert "status-checks" not in r.text and 'href="/status"' not in r.text
 
 
