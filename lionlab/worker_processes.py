@@ -92,10 +92,14 @@ def start_workers(
     loglevel: str = "info",
     quiet: bool = False,
     parent_death_signal: int = signal.SIGTERM,
+    token: str | None = None,
 ) -> list[subprocess.Popen]:
     """Celery worker processes. SIGTERM lets a worker finish its job first (draining a
-    node); SIGKILL stops it at once (its job is requeued and resumes from a checkpoint)."""
+    node); SIGKILL stops it at once (its job is requeued and resumes from a checkpoint).
+    `token`: the API token they send, unless LIONLAB_API_TOKEN names one already."""
     env = dict(os.environ)
+    if token and not env.get("LIONLAB_API_TOKEN"):
+        env["LIONLAB_API_TOKEN"] = token
     if quiet:  # `lionlab up` on a developer's machine or in a container running as root
         env["PYTHONWARNINGS"] = "ignore:You're running the worker with superuser privileges"
     return [

@@ -103,6 +103,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     """Server, a local worker and (with --demo) a queued Lion-vs-AdamW sweep."""
     from lionlab import worker_processes
+    from lionlab_server.services import bootstrap
 
     settings = _apply_overrides(args)
     first = _prepare(settings, sign_in_link=True)
@@ -110,8 +111,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(_banner(settings, first, ["API server"] + [p.describe() for p in plans]), flush=True)
     # The local worker stops with `up` (Ctrl-C, or however `up` ends); a job it was running
     # is requeued by the next `up` and resumes from its last checkpoint.
+    token = None if settings.api_token else bootstrap.local_worker_token(settings)
     workers = worker_processes.start_workers(
-        plans, loglevel="error", quiet=True, parent_death_signal=signal.SIGKILL
+        plans, loglevel="error", quiet=True, parent_death_signal=signal.SIGKILL, token=token
     )
     if args.demo:
         threading.Thread(target=_demo, args=(settings,), daemon=True).start()
@@ -147,9 +149,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def create_token(settings: Settings, name: str, project: str | None) -> str:
-    """A new token (for `project`, by name; admin without one); returns its secret.
-    Raises NotFound when no project has that name."""
+def create_token(settings: Settings, name: str, project: str | None, worker: bool = False) -> str:
+    """A new token (for `project`, by name; admin without one), or a worker token (claims
+    jobs of `project`, or of every project); returns its secret. Raises NotFound when no
+    project has that name."""
     from lionlab_server.db import make_engine, make_sessionmaker, session_scope
     from lionlab_server.errors import NotFound
     from lionlab_server.store import projects, tokens
@@ -162,7 +165,8 @@ def create_token(settings: Settings, name: str, project: str | None) -> str:
                 project_id = projects.project_id_named(session, project)
                 if project_id is None:
                     raise NotFound("project", project, "project")
-            secret, _ = tokens.create_token(session, name, project_id)
+            kind = tokens.WORKER if worker else tokens.PERSONAL
+            secret, _ = tokens.create_token(session, name, project_id, kind=kind)
     finally:
         engine.dispose()
     return secret
@@ -174,11 +178,15 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     settings = _apply_overrides(args)
     _prepare(settings)
     try:
-        secret = create_token(settings, args.name, args.project)
+        secret = create_token(settings, args.name, args.project, args.worker)
     except NotFound:
         print(f"error: no project named {args.project!r}", file=sys.stderr)
         return 2
-    scope = f"project {args.project}" if args.project else "admin (every project)"
+    where = f"project {args.project}" if args.project else "every project"
+    if args.worker:
+        scope = f"worker token: claims jobs of {where}, reads nothing"
+    else:
+        scope = f"project {args.project}" if args.project else "admin (every project)"
     print(f"{secret}\n# {scope}; shown once. Send it as 'Authorization: Bearer <token>'.")
     return 0
 
@@ -243,6 +251,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("--project", help="project name; without it the token is an admin token")
     p.add_argument("--name", default="cli", help="a label for the token")
+    p.add_argument(
+        "--worker",
+        action="store_true",
+        help="a worker token: it may only claim queued jobs (of --project, else of every "
+        "project) and heartbeat, log and finish the ones it claimed; give it to GPU nodes",
+    )
     p.set_defaults(func=cmd_token_create)
     for name, text in (
         ("backup", "copy the database to PATH (consistent while the server runs)"),

@@ -87,3 +87,32 @@ def test_the_startup_banner_names_the_database_it_uses(tmp_path):
     assert describe_database(other_file) == f"SQLite {tmp_path}/other.db (WAL mode)"
     pg = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://u:secret@db:5432/ll")
     assert describe_database(pg) == "PostgreSQL postgresql+psycopg://u:***@db:5432/ll"
+
+
+def test_token_create_worker_and_the_local_workers_token(tmp_path, api, settings):
+    """`lionlab token create --worker` makes a token that claims jobs and reads nothing; the
+    token `lionlab up` gives its local worker is one, reused across starts until revoked."""
+    from lionlab_server.services.bootstrap import local_worker_token
+
+    pid = api.project("team")["id"]
+    job = {"task": "char_lm", "optimizer": {"name": "lion"}, "steps": 10}
+    run = api.post("/runs", json={"project_id": pid, "name": "j", "job": job}).json()["id"]
+    out = subprocess.run(
+        [sys.executable, "-m", "lionlab", "token", "create", "--worker", "--name", "gpu-7"]
+        + ["--database-url", settings.resolved_database_url, "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "worker token" in out
+    headers = {"Authorization": f"Bearer {out.split()[0]}"}
+    assert api.get("/projects", headers=headers).status_code == 403
+    assert api.post(f"/runs/{run}/claim", headers=headers, json={"worker": "w"}).status_code == 200
+
+    local = local_worker_token(settings)
+    assert local_worker_token(settings) == local  # kept in the data dir
+    assert api.get(f"/runs/{run}", headers={"Authorization": f"Bearer {local}"}).status_code == 404
+    listed = api.get("/tokens", params={"include_revoked": True}).json()
+    local_id = next(t["id"] for t in listed if t["name"] == "local worker")
+    assert api.client.delete(f"/api/v1/tokens/{local_id}", headers=api.headers).status_code == 204
+    assert local_worker_token(settings) != local  # a revoked one is replaced

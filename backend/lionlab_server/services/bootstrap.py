@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from lionlab.settings import Settings
 from lionlab_server import migrate
-from lionlab_server.db import make_sessionmaker, session_scope
+from lionlab_server.db import make_engine, make_sessionmaker, session_scope
 from lionlab_server.store import tokens, users
 
 
@@ -51,9 +51,31 @@ def _admin_token(session, settings: Settings) -> str | None:
 
 
 def _save_secret(settings: Settings, secret: str) -> None:
-    """Keep the first admin token where local tools (CLI, local worker) can read it."""
-    path = settings.admin_token_file
+    """Keep the first admin token where local tools (the CLI, scripts) can read it."""
+    _write_private(settings.admin_token_file, secret)
+
+
+def _write_private(path, secret: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(secret + "\n")
+
+
+def local_worker_token(settings: Settings) -> str:
+    """The worker token of `lionlab up`'s local worker (data dir/worker-token): it claims and
+    serves jobs and can read nothing, as on a GPU node. Made on first use, and again if the
+    saved one was revoked."""
+    path = settings.data_dir / "worker-token"
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            if path.exists():
+                secret = path.read_text().strip()
+                if tokens.resolve_token(session, secret) is not None:
+                    return secret
+            secret, _ = tokens.create_token(session, "local worker", kind=tokens.WORKER)
+    finally:
+        engine.dispose()
+    _write_private(path, secret)
+    return secret
