@@ -520,3 +520,55 @@ def test_legacy_tokens_keep_working_after_the_migration(app, api):
     )
     assert api.get(f"/projects/{b}", headers=h).status_code == 404
     assert api.get("/workers").status_code == 200  # the bootstrap admin token
+
+
+def test_tokens_made_before_the_users_migration_keep_working(tmp_path):
+    """Tokens stored at revision 0010 (admin, and project tokens) resolve after the upgrade:
+    the admin token as an admin, the project token as its project's owner only."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from lionlab_server import migrate
+    from lionlab_server.db import make_engine, make_sessionmaker
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(migrate.alembic_config(engine), "0010")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO projects (id, name, description, created_at) VALUES (7, 'p', '', '2026-01-01')"
+            )
+        )
+        for name, project, secret in (
+            ("old admin", None, "llk_old_admin"),
+            ("old project", 7, "llk_old_project"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO api_tokens (name, project_id, token_hash, prefix, created_at) "
+                    "VALUES (:n, :p, :h, :x, '2026-01-01')"
+                ),
+                {"n": name, "p": project, "h": tokens.hash_token(secret), "x": secret[:8]},
+            )
+    migrate.upgrade(engine)
+    with make_sessionmaker(engine)() as session:
+        admin = tokens.resolve_token(session, "llk_old_admin")
+        project = tokens.resolve_token(session, "llk_old_project")
+    engine.dispose()
+    assert admin.is_admin
+    assert not project.is_admin and project.role_on(7) == Role.OWNER and project.role_on(8) is None
+
+
+def test_a_disabled_users_sessions_and_tokens_are_refused(app, api):
+    with app.state.sessionmaker() as s, s.begin():
+        user = users.create_user(s, "leaver", is_admin=True)
+        session_secret = users.create_session(s, user.id, 1, None)
+        token, _ = tokens.create_token(s, "leaver's", user_id=user.id)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert api.get("/projects", headers=bearer).status_code == 200
+    with app.state.sessionmaker() as s, s.begin():
+        users.set_disabled(s, user.id)
+    app.state.token_cache.clear()  # as it is after TOKEN_TTL_S in every process
+    assert api.get("/projects", headers=bearer).status_code == 401
+    api.client.cookies.set("lionlab_session", session_secret)
+    assert api.client.get("/api/v1/projects").status_code == 401
