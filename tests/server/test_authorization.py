@@ -252,7 +252,9 @@ def _expect(method: str, path: str, req: Requirement, caller: Caller, names_a: b
     if caller.kind == "worker":
         return ALLOWED if req.worker == REPORT else 403
     if caller.kind == "share":
-        return 404 if req.share and names_a else 403
+        if not req.share:
+            return 403
+        return 404 if names_a else ALLOWED
     if req.need == Role.ADMIN and caller.role != Role.ADMIN:
         return 403
     if caller.name.startswith("read-only") and req.need > Role.VIEWER:
@@ -572,3 +574,14 @@ def test_a_disabled_users_sessions_and_tokens_are_refused(app, api):
     assert api.get("/projects", headers=bearer).status_code == 401
     api.client.cookies.set("lionlab_session", session_secret)
     assert api.client.get("/api/v1/projects").status_code == 401
+
+
+def test_me_says_what_kind_of_caller_a_credential_is(api):
+    a = api.project("a")["id"]
+    assert api.get("/me").json()["admin"] is True
+    worker = api.post("/tokens", json={"name": "w", "kind": "worker"}).json()["token"]
+    me = api.get("/me", headers={"Authorization": f"Bearer {worker}"}).json()
+    assert me["kind"] == "worker" and me["admin"] is False
+    narrowed = api.post("/tokens", json={"name": "n", "project_id": a, "read_only": True}).json()
+    me = api.get("/me", headers={"Authorization": f"Bearer {narrowed['token']}"}).json()
+    assert me == {**me, "kind": "user", "read_only": True, "projects": {str(a): "viewer"}}

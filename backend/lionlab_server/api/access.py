@@ -46,7 +46,7 @@ from lionlab_server.store.scope import Role, Scope, Share
 VIEWER, EDITOR, OWNER, ADMIN = Role.VIEWER, Role.EDITOR, Role.OWNER, Role.ADMIN
 
 # What a worker token may do on a route (None: nothing): claim a queued job of its
-# projects, serve (heartbeat, log, finish) a job it holds, or report itself.
+# projects, serve (heartbeat, log, finish) a job it holds, or report on itself.
 CLAIM, HELD, REPORT = "claim", "held", "report"
 
 

@@ -248,11 +248,8 @@ def _token_check(settings: Settings, url: str) -> Check:
         return Check("token", Verdict.FAIL, str(exc))
     source = "LIONLAB_API_TOKEN" if settings.api_token else str(settings.admin_token_file)
     try:
-        api.request("GET", "/workers", retry_for=0)  # admin only: tells the two kinds apart
+        me = api.request("GET", "/me", retry_for=0)
     except ApiError as exc:
-        if exc.status_code == 403:
-            detail = f"valid project token, from {source} (the status page needs an admin one)"
-            return Check("token", Verdict.OK, detail)
         said = exc.detail
         if isinstance(said, list):  # the API's error body: [{loc, msg, type}, ...]
             said = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in said)
@@ -261,7 +258,16 @@ def _token_check(settings: Settings, url: str) -> Check:
         return Check("token", Verdict.FAIL, f"not checked: {_error(exc)}")
     finally:
         api.close()
-    return Check("token", Verdict.OK, f"valid admin token, from {source}")
+    if me["kind"] == "worker":
+        what = "worker token (claims jobs, reads nothing)"
+    elif me["admin"]:
+        what = "admin token"
+    else:
+        who = f" of {me['username']}" if me["username"] else ""
+        what = (
+            f"token{who}, {len(me['projects'] or {})} project(s) (the status page needs an admin)"
+        )
+    return Check("token", Verdict.OK, f"valid {what}, from {source}")
 
 
 # --- the whole setup ----------------------------------------------------------------------
