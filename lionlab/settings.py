@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Bootstrap admin token (e.g. from a secret in docker-compose). When empty and "
         "no admin token exists, the server creates one on first start and prints it.",
     )
+    worker_token: str = Field(
+        default="",
+        description="Bootstrap worker token (e.g. from a secret in docker-compose) that GPU "
+        "workers send as their LIONLAB_API_TOKEN: it claims and serves jobs and reads nothing.",
+    )
     session_days: float = Field(
         default=14,
         gt=0,

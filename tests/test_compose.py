@@ -44,6 +44,13 @@ def test_worker_reaches_the_api_with_a_token_and_reserves_gpus(compose):
     env = worker["environment"]
     assert env["LIONLAB_API_URL"] == "http://api:8765"
     assert env["LIONLAB_API_TOKEN"] and "LIONLAB_DATABASE_URL" not in env  # HTTP only
+    # the worker token the API registers, not the admin token: a GPU node reads nothing
+    api_env = compose["services"]["api"]["environment"]
+    assert (
+        env["LIONLAB_API_TOKEN"]
+        == api_env["LIONLAB_WORKER_TOKEN"]
+        != api_env["LIONLAB_ADMIN_TOKEN"]
+    )
     assert (
         env["LIONLAB_BROKER_URL"] == compose["services"]["api"]["environment"]["LIONLAB_BROKER_URL"]
     )

@@ -116,3 +116,17 @@ def test_token_create_worker_and_the_local_workers_token(tmp_path, api, settings
     local_id = next(t["id"] for t in listed if t["name"] == "local worker")
     assert api.client.delete(f"/api/v1/tokens/{local_id}", headers=api.headers).status_code == 204
     assert local_worker_token(settings) != local  # a revoked one is replaced
+
+
+def test_a_worker_token_from_the_environment_is_registered_as_one(settings):
+    from lionlab_server.db import make_engine, make_sessionmaker
+    from lionlab_server.services.bootstrap import prepare_database
+    from lionlab_server.store.tokens import resolve_token
+
+    settings = settings.model_copy(update={"worker_token": "llk_env_worker_secret"})
+    engine = make_engine(settings.resolved_database_url)
+    prepare_database(engine, settings)
+    with make_sessionmaker(engine)() as session:
+        scope = resolve_token(session, "llk_env_worker_secret")
+    engine.dispose()
+    assert scope.worker and scope.may_claim(1) and not scope.allows(1)

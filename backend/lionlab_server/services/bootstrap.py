@@ -41,6 +41,10 @@ def prepare_database(engine: Engine, settings: Settings) -> str | None:
 
 
 def _admin_token(session, settings: Settings) -> str | None:
+    if settings.worker_token:
+        tokens.ensure_token(
+            session, settings.worker_token, name="workers (environment)", kind=tokens.WORKER
+        )
     if settings.admin_token:
         tokens.ensure_token(session, settings.admin_token, name="admin (environment)")
         return None

@@ -132,14 +132,20 @@ def has_admin_token(session: Session) -> bool:
     return session.execute(query.limit(1)).first() is not None
 
 
-def ensure_token(session: Session, secret: str, name: str, project_id: int | None = None) -> bool:
+def ensure_token(
+    session: Session,
+    secret: str,
+    name: str,
+    project_id: int | None = None,
+    kind: str = PERSONAL,
+) -> bool:
     """Register a known secret (e.g. from the environment); False if it already exists."""
     exists = session.execute(
         select(ApiToken.id).where(ApiToken.token_hash == hash_token(secret))
     ).first()
     if exists:
         return False
-    create_token(session, name=name, project_id=project_id, secret=secret)
+    create_token(session, name=name, project_id=project_id, secret=secret, kind=kind)
     return True
 
 
