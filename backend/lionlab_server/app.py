@@ -17,12 +17,14 @@ from lionlab_server.api.routes import (
     comparisons,
     flags,
     jobs,
+    members,
     metrics,
     notes,
     projects,
     runs,
     sweeps,
     tokens,
+    users,
     webhooks,
     workers,
 )
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         comparisons,
         audit,
+        members,
+        users,
     ):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)
