@@ -102,7 +102,7 @@ def list_members(project_id: IdPath, session: SessionDep, _: ManageProject):
 @router.put(
     "/projects/{project_id}/members",
     response_model=MemberOut,
-    responses=responses(404, 409),
+    responses=responses(400, 404, 409),
 )
 def grant_member(
     project_id: IdPath, data: MemberGrant, session: WriteSessionDep, access: ManageProject

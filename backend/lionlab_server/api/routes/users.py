@@ -106,7 +106,7 @@ def _user(session, user_id: int) -> users.UserInfo:
 # --- users -------------------------------------------------------------------------------
 
 
-@router.post("/users", status_code=201, response_model=UserOut, responses=responses(409))
+@router.post("/users", status_code=201, response_model=UserOut, responses=responses(400, 409))
 def create_user(data: UserCreate, session: WriteSessionDep, access: Needs(ADMIN)):
     """A new user; without a password, make it a one-time sign-in link (POST .../sign-in-link).
     (A password is hashed inside the write transaction: tens of ms, for a rare admin act.)"""
@@ -136,7 +136,7 @@ def whoami(session: SessionDep, access: Needs(VIEWER)):
     return _out(session, _user(session, access.caller.user_id))
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, responses=responses(404, 409))
+@router.patch("/users/{user_id}", response_model=UserOut, responses=responses(400, 404, 409))
 def update_user(user_id: IdPath, data: UserUpdate, session: WriteSessionDep, access: Needs(ADMIN)):
     """Change a user; `disabled: true` ends its access within the credential cache's
     lifetime (a few seconds)."""
@@ -174,7 +174,7 @@ def sign_in_link(user_id: IdPath, session: WriteSessionDep, _: Needs(ADMIN)):
 # --- teams -------------------------------------------------------------------------------
 
 
-@router.post("/teams", status_code=201, response_model=TeamOut, responses=responses(409))
+@router.post("/teams", status_code=201, response_model=TeamOut, responses=responses(400, 409))
 def create_team(data: TeamCreate, session: WriteSessionDep, access: Needs(ADMIN)):
     team = grants.create_team(session, data.name, data.description)
     audit.record(session, access.caller, "team.created", "team", team.id, None, {"name": team.name})
