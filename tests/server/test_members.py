@@ -137,7 +137,7 @@ def test_users_and_teams_are_for_admins(api, app, team_setup):
     r = api.client.get(link, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/account?welcome=1"
     # disabling ends bob's session (once the cache forgets it)
-    r = api.patch(f"/users/{people['bob']['id']}", json={"disabled": True})
+    r = api.patch(f"/users/{people['bob']['id']}", json={"disabled": True, "display_name": None})
     assert r.status_code == 200 and r.json()["disabled"] is True
     app.state.token_cache.clear()
     assert api.client.get("/api/v1/users/me", headers=bob).status_code == 401

@@ -141,7 +141,12 @@ def update_user(user_id: IdPath, data: UserUpdate, session: WriteSessionDep, acc
     """Change a user; `disabled: true` ends its access within the credential cache's
     lifetime (a few seconds)."""
     before = _user(session, user_id)
-    changes = data.model_dump(exclude_unset=True)
+    # null leaves a field as it is, except email, which null clears
+    changes = {
+        name: value
+        for name, value in data.model_dump(exclude_unset=True).items()
+        if value is not None or name == "email"
+    }
     user = users.update_user(session, user_id, **changes)
     if "disabled" in changes and changes["disabled"] != before.disabled:
         action = "user.disabled" if user.disabled else "user.enabled"
