@@ -18,12 +18,14 @@ from lionlab_server.api.routes import (
     flags,
     jobs,
     me,
+    members,
     metrics,
     notes,
     projects,
     runs,
     sweeps,
     tokens,
+    users,
     webhooks,
     workers,
 )
@@ -104,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         comparisons,
         audit,
+        members,
+        users,
     ):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)

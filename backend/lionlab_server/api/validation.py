@@ -87,6 +87,25 @@ ComparisonName = _text(200, min_length=1)  # saved_comparisons.name
 ActorName = _text(200, min_length=1)  # audit_events.actor: a username or a token's name
 
 
+def _username(value: object) -> object:
+    # the sign-in's own normalization, so the name created is the name typed at sign-in
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# users.username: what sign-in accepts (64 characters, case-insensitive), in a plain alphabet.
+Username = Annotated[
+    str,
+    BeforeValidator(_username),
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9._@-]{0,63}$",
+        description="Letters, digits, '.', '_', '@' or '-'; stored lower-case.",
+    ),
+]
+Email = Annotated[_text(254, min_length=3), Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+DisplayName = _text(200)
+TeamName = Annotated[_text(100, min_length=1), Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")]
+
+
 def _http_url(value: str) -> str:
     try:
         parts = urlsplit(value)

@@ -46,6 +46,7 @@ ACTIONS: frozenset[str] = frozenset(
         "token.revoked",
         "password.changed",
         "user.created",
+        "user.updated",  # display name, email or admin; detail lists the fields changed
         "user.disabled",
         "user.enabled",
         # sharing and roles

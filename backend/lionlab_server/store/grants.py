@@ -90,6 +90,11 @@ def get_team(session: Session, team_id: int) -> TeamInfo:
     return _team_info(session, row)
 
 
+def find_team(session: Session, name: str) -> TeamInfo | None:
+    row = session.scalar(select(Team).where(Team.name == name))
+    return None if row is None else _team_info(session, row)
+
+
 def list_teams(session: Session) -> list[TeamInfo]:
     rows = session.scalars(select(Team).order_by(Team.name)).all()
     return [_team_info(session, row) for row in rows]

@@ -18,6 +18,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from lionlab_server.errors import Conflict, NotFound
 from lionlab_server.models import SignInFailure, SignInLink, User, UserSession, utcnow
 from lionlab_server.store.grants import user_scope
 from lionlab_server.store.scope import Scope
@@ -80,8 +81,10 @@ def create_user(
     is_admin: bool = False,
 ) -> UserInfo:
     """A new user; without a password it can sign in only through a one-time link."""
+    username = normalize_username(username)
+    _check_free(session, username, email)
     row = User(
-        username=normalize_username(username),
+        username=username,
         email=email,
         display_name=display_name,
         password_hash=hash_password(password) if password is not None else None,
@@ -93,9 +96,45 @@ def create_user(
     return _info(row)
 
 
+def _check_free(session: Session, username: str | None, email: str | None, but: int = 0) -> None:
+    """Usernames and emails are unique: a taken one is a 409 naming it, not an IntegrityError."""
+    if username is not None and session.scalar(
+        select(User.id).where(User.username == username, User.id != but)
+    ):
+        raise Conflict(f"the username {username!r} is taken", "username")
+    if email is not None and session.scalar(
+        select(User.id).where(User.email == email, User.id != but)
+    ):
+        raise Conflict(f"another user has the email {email!r}", "email")
+
+
 def get_user(session: Session, user_id: int) -> UserInfo | None:
     row = session.get(User, user_id)
     return None if row is None else _info(row)
+
+
+def find_user(session: Session, username: str) -> UserInfo | None:
+    row = session.scalar(select(User).where(User.username == normalize_username(username)))
+    return None if row is None else _info(row)
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    return [_info(row) for row in session.scalars(select(User).order_by(User.username))]
+
+
+def update_user(session: Session, user_id: int, **changes) -> UserInfo:
+    """Change any of display_name, email, is_admin, disabled; a disabled user's sessions and
+    tokens stop working within the scope cache's ttl."""
+    row = session.get(User, user_id, with_for_update=True)
+    if row is None:
+        raise NotFound("user", user_id, "user_id")
+    if "email" in changes:
+        _check_free(session, None, changes["email"], but=user_id)
+    for name in ("display_name", "email", "is_admin", "disabled"):
+        if name in changes:
+            setattr(row, name, changes[name])
+    session.flush()
+    return _info(row)
 
 
 def hash_password(password: str) -> str:

@@ -20,6 +20,7 @@ from lionlab_server.web import (
     auth,
     checks,
     compare_views,
+    manage_pages,
     pages,
     run_views,
     status_page,
@@ -69,6 +70,7 @@ def install(app: FastAPI) -> None:
     app.include_router(sweep_pages.router)
     app.include_router(status_page.router)
     app.include_router(audit_pages.router)
+    app.include_router(manage_pages.router)
     app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False, dependencies=[public()])
     app.add_api_route(
         "/lifecycle.js", _lifecycle_js, include_in_schema=False, dependencies=[public()]

@@ -28,7 +28,7 @@ from lionlab_server.api.deps import (
 )
 from lionlab_server.api.validation import Password
 from lionlab_server.db import begin_write
-from lionlab_server.store import audit, users
+from lionlab_server.store import audit, projects, tokens, users
 from lionlab_server.web.paths import templates
 from lionlab_server.web.session import (
     COOKIE_MAX_AGE_S,
@@ -216,16 +216,25 @@ def _account(
     request: Request, session: Session, scope, error: str | None = None, status: int = 200
 ) -> Response:
     user = users.get_user(session, scope.user_id) if scope.user_id is not None else None
+    own_tokens, own_projects = _token_choices(session, scope) if user else ([], [])
     session.rollback()
     context = {
         "scope": scope,
         "active": "account",
         "user": user,
+        "tokens": own_tokens,
+        "projects": own_projects,
         "error": error,
         "welcome": "welcome" in request.query_params,
         "saved": "saved" in request.query_params,
     }
     return templates.TemplateResponse(request, "account.html", context, status_code=status)
+
+
+def _token_choices(session: Session, scope) -> tuple[list, list]:
+    """The user's live tokens, and the projects a new one may be narrowed to."""
+    live = [t for t in tokens.list_tokens(session, user_id=scope.user_id) if t.revoked_at is None]
+    return live, projects.list_projects(session, scope, None, 500, 0).items
 
 
 @router.get("/account")

@@ -9,7 +9,7 @@ from lionlab_server.api.access import EDITOR, VIEWER, PageNeeds, Public
 from lionlab_server.api.deps import SessionDep
 from lionlab_server.api.validation import IdPath
 from lionlab_server.store import projects, runs
-from lionlab_server.web.render import project_page, render, render_found
+from lionlab_server.web.render import editable_projects, project_page, render, render_found
 from lionlab_server.web.session import HOME
 
 router = APIRouter(include_in_schema=False)
@@ -60,4 +60,5 @@ def run_page(
 
 @router.get("/compare")
 def compare_page(request: Request, access: PageNeeds(VIEWER)) -> Response:
-    return render(request, access, "compare.html", active="compare")
+    edit = editable_projects(access.caller)
+    return render(request, access, "compare.html", active="compare", edit_projects=edit)

@@ -28,6 +28,14 @@ def _caller(scope: Scope, role: Role | None) -> dict[str, Any]:
     }
 
 
+def editable_projects(scope: Scope) -> str:
+    """The projects the caller may write to, for a page spanning projects (compare):
+    "*" for every project, else their ids joined by commas."""
+    if scope.admin and scope.sees_projects and scope.cap >= Role.EDITOR:
+        return "*"
+    return ",".join(str(p) for p in sorted(scope.roles) if (scope.role_on(p) or 0) >= Role.EDITOR)
+
+
 def render(request: Request, access: Access, template: str, **context: Any) -> Response:
     context = {**_caller(access.caller, access.role), "active": "", **context}
     return templates.TemplateResponse(request, template, context)

@@ -2,6 +2,7 @@
 
 import { post } from "./api.js";
 import { h } from "./dom.js";
+import { canEdit } from "./roles.js";
 import { confirmButton, toast } from "./ui.js";
 
 export async function cancelRun(run) {
@@ -32,6 +33,7 @@ export async function rerun(run) {
 export function runActionButtons(row, changed, { small = true } = {}) {
   const size = small ? " btn-sm" : "";
   const buttons = [];
+  if (!canEdit) return buttons; // a viewer
   if (row.can_cancel) {
     buttons.push(
       confirmButton(

@@ -3,6 +3,7 @@
 import { h, replace } from "./dom.js";
 import { fmtAgo, fmtDateTime, fmtDuration, fmtInt, fmtValue } from "./format.js";
 import { runActionButtons } from "./run_actions.js";
+import { canEdit } from "./roles.js";
 import { emptyState, optimizerBadge, progressView, severityBadge, statusBadge, tagList } from "./ui.js";
 
 export function renderHeader(view, changed) {
@@ -29,7 +30,7 @@ export function renderHeader(view, changed) {
         `Sweep (trial ${run.config.sweep.trial})`,
       ),
     );
-  if (run.job)
+  if (run.job && canEdit)
     links.push(
       h("a", { class: "btn", href: `/projects/${run.project_id}/submit?from=${run.id}` }, "Edit & resubmit"),
     );

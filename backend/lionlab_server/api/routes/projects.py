@@ -12,7 +12,7 @@ from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, paging
 from lionlab_server.api.validation import IdPath, ProjectNameFilter
-from lionlab_server.store import audit
+from lionlab_server.store import audit, grants
 from lionlab_server.store import projects as store
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -21,6 +21,8 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 @router.post("", status_code=201, response_model=schemas.Project, responses=responses(400, 409))
 def create_project(data: schemas.ProjectCreate, session: WriteSessionDep, access: Needs(ADMIN)):
     project = store.create_project(session, data)
+    if access.caller.user_id is not None:  # an admin user owns what it creates
+        grants.grant_project(session, project.id, OWNER, user_id=access.caller.user_id)
     audit.record(
         session,
         access.scope,

@@ -16,6 +16,7 @@ import {
 import { h, replace } from "../dom.js";
 import { fmtValue } from "../format.js";
 import { plotlyReady } from "../plotly_loader.js";
+import { mayEditProject } from "../roles.js";
 import { emptyState, errorState, optimizerBadge, statusBadge, toast } from "../ui.js";
 
 const params = new URLSearchParams(location.search);
@@ -200,11 +201,14 @@ function projectOfShown() {
 
 function updateSaveButton() {
   const project = projectOfShown();
-  saveOpen.disabled = project === null;
+  const allowed = project !== null && mayEditProject(project);
+  saveOpen.disabled = !allowed;
   saveOpen.title =
     project === null && shown?.runs.length
       ? "A comparison is saved to one project: compare runs of one project to save it."
-      : "";
+      : project !== null && !allowed
+        ? "Saving a comparison needs the editor role on its project."
+        : "";
 }
 
 function savedState() {

@@ -4,13 +4,14 @@
 import { api, get } from "../api.js";
 import { h, replace } from "../dom.js";
 import { fmtAgo, fmtDateTime, fmtInt } from "../format.js";
+import { canEdit } from "../roles.js";
 import { confirmButton, emptyState, errorState, toast } from "../ui.js";
 
 const projectId = document.body.dataset.projectId;
 const box = document.getElementById("comparisons");
 
 function row(c) {
-  const remove = confirmButton("Delete", "Delete it?", async () => {
+  const remove = !canEdit ? null : confirmButton("Delete", "Delete it?", async () => {
     try {
       await api(`/comparisons/${c.id}`, { method: "DELETE" });
       load();

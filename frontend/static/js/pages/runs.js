@@ -4,6 +4,7 @@
 import { get } from "../api.js";
 import { setUrlParams } from "../controls.js";
 import { h, replace } from "../dom.js";
+import { canEdit } from "../roles.js";
 import { COLUMNS, matchesText, sortRows } from "../runs_table.js";
 import { ACTIVE_STATUSES, emptyState, errorState, STATUSES, sortHeader, statusLabel } from "../ui.js";
 
@@ -128,7 +129,7 @@ function emptyView() {
     h(
       "div",
       { style: { marginTop: "14px" } },
-      h("a", { class: "btn btn-primary", href: `/projects/${projectId}/submit` }, "Submit a job"),
+      canEdit ? h("a", { class: "btn btn-primary", href: `/projects/${projectId}/submit` }, "Submit a job") : null,
     ),
   );
 }

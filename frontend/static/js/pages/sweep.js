@@ -7,6 +7,7 @@ import { PLOT_CONFIG } from "../chart.js";
 import { h, replace } from "../dom.js";
 import { fmtAgo, fmtInt } from "../format.js";
 import { plotlyReady } from "../plotly_loader.js";
+import { canEdit } from "../roles.js";
 import { decodeFigure } from "../series.js";
 import { renderDecisions } from "../sweep_decisions.js";
 import { renderBest, renderCompute, renderTiles, renderVerdict } from "../sweep_panels.js";
@@ -75,7 +76,7 @@ function renderHeader(view) {
     "Share report",
   );
   const cancel =
-    sweep.status === "running"
+    sweep.status === "running" && canEdit
       ? confirmButton("Cancel sweep", "Confirm cancel", cancelSweep, "btn btn-danger")
       : null;
   replace(box, cancel, share);

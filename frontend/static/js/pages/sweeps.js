@@ -4,6 +4,7 @@
 import { get } from "../api.js";
 import { h, replace } from "../dom.js";
 import { fmtAgo, fmtInt } from "../format.js";
+import { canEdit } from "../roles.js";
 import { countsText, optimizerName, sweepBadge, sweepProgress } from "../sweep_status.js";
 import { emptyState, errorState, optimizerBadge } from "../ui.js";
 
@@ -68,7 +69,7 @@ function empty() {
   return emptyState(
     "No sweeps yet",
     `A sweep runs ${optimizerName("lion")} and ${optimizerName("adamw")} over a grid of learning rates and weight decays with several seeds, stops hopeless trials early and tells you which was faster, with a confidence interval.`,
-    h("a", { class: "btn btn-primary", href: `/projects/${projectId}/sweeps/new` }, "Start a sweep"),
+    canEdit ? h("a", { class: "btn btn-primary", href: `/projects/${projectId}/sweeps/new` }, "Start a sweep") : null,
   );
 }
 
