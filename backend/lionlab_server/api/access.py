@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -52,11 +53,15 @@ CLAIM, HELD, REPORT = "claim", "held", "report"
 
 @dataclass(frozen=True)
 class Target:
-    """A kind of object a route acts on: its path parameter and how to find its project."""
+    """A kind of object a route acts on: its path parameter and how to find its project.
+    `cached`: its project may be cached per process, true only of kinds that are never
+    deleted (runs, sweeps, projects): a deleted row's id can be reused by SQLite, and another
+    process would not hear of the delete."""
 
     kind: str  # the error's noun: run, sweep, ...
     param: str  # the path parameter naming it
     project_of: Callable[[Session, int], int | None]
+    cached: bool = False
 
 
 def _column_lookup(model, column="project_id") -> Callable[[Session, int], int | None]:
@@ -67,30 +72,41 @@ def _column_lookup(model, column="project_id") -> Callable[[Session, int], int |
 
 
 TARGETS: dict[str, Target] = {
-    "project": Target("project", "project_id", _column_lookup(Project, "id")),
-    "run": Target("run", "run_id", _column_lookup(Run)),
-    "sweep": Target("sweep", "sweep_id", _column_lookup(Sweep)),
+    "project": Target("project", "project_id", _column_lookup(Project, "id"), cached=True),
+    "run": Target("run", "run_id", _column_lookup(Run), cached=True),
+    "sweep": Target("sweep", "sweep_id", _column_lookup(Sweep), cached=True),
     "comparison": Target("comparison", "comparison_id", _column_lookup(SavedComparison)),
     "webhook": Target("webhook", "webhook_id", _column_lookup(Webhook)),
 }
 
+# Per database (engine): (kind, id) -> project id, for the `cached` kinds.
+_caches: weakref.WeakKeyDictionary[Any, LRUCache[tuple[str, int], int]] = (
+    weakref.WeakKeyDictionary()
+)
+_caches_lock = threading.Lock()
 
-# (kind, id) -> project id. An object never moves to another project, so a hit is exact;
-# one deleted since still reaches its route, whose store call answers 404.
-_projects: LRUCache[tuple[str, int], int] = LRUCache(maxsize=65536)
-_projects_lock = threading.Lock()
+
+def project_cache(session: Session) -> LRUCache[tuple[str, int], int]:
+    engine = session.get_bind()
+    with _caches_lock:
+        cache = _caches.get(engine)
+        if cache is None:
+            cache = _caches[engine] = LRUCache(maxsize=65536)
+    return cache
 
 
 def project_of(session: Session, target: Target, ident: int) -> int | None:
-    """The project of the target object (None: there is none), cached per process."""
-    key = (target.kind, ident)
-    with _projects_lock:
-        found = _projects.get(key)
+    """The project of the target object (None: there is none)."""
+    if not target.cached:
+        return target.project_of(session, ident)
+    cache, key = project_cache(session), (target.kind, ident)
+    with _caches_lock:
+        found = cache.get(key)
     if found is None:
         found = target.project_of(session, ident)
         if found is not None:
-            with _projects_lock:
-                _projects[key] = found
+            with _caches_lock:
+                cache[key] = found
     return found
 
 
