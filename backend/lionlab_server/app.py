@@ -21,6 +21,7 @@ from lionlab_server.api.routes import (
     notes,
     projects,
     runs,
+    shares,
     sweeps,
     tokens,
     webhooks,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         comparisons,
         audit,
+        shares,
     ):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)

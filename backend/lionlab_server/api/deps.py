@@ -55,6 +55,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 COOKIE = "lionlab_token"  # a token pasted on the sign-in page (HttpOnly, SameSite=Strict)
 SESSION_COOKIE = "lionlab_session"  # a password or one-time-link sign-in (HttpOnly, Lax)
 CSRF_HEADER = "x-lionlab-csrf"  # cookie-authenticated writes must carry it (any value)
+SHARE_HEADER = "x-lionlab-share"  # a share link's secret, sent by its page's API calls
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -78,6 +79,11 @@ def request_credential(
     """
     if credentials is not None:
         return ("token", credentials.credentials)
+    share = request.headers.get(SHARE_HEADER)
+    if share:  # before the cookie: a signed-in user's view of a share page is the link's
+        if request.method not in SAFE_METHODS:
+            raise HTTPException(403, "a share link is read-only")
+        return ("share", share)
     credential = cookie_credential(request)
     if credential and request.method not in SAFE_METHODS and CSRF_HEADER not in request.headers:
         raise HTTPException(
@@ -130,11 +136,10 @@ def authenticate(
         )
     scope = resolve_credential(request, session, credential)
     if scope is None:
-        message = (
-            "signed out, expired or disabled: sign in again on the dashboard"
-            if credential[0] == "session"
-            else "unknown or revoked API token: check the Authorization header"
-        )
+        message = {
+            "session": "signed out, expired or disabled: sign in again on the dashboard",
+            "share": "this share link has expired or was revoked: ask for a new one",
+        }.get(credential[0], "unknown or revoked API token: check the Authorization header")
         raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
     return scope
 

@@ -1,13 +1,15 @@
 // A project's saved comparisons: name, description, who saved it and when, how many runs;
-// each opens the compare page as it was saved.
+// each opens the compare page as it was saved; editors can make a read-only share link of one.
 
 import { api, get } from "../api.js";
 import { h, replace } from "../dom.js";
 import { fmtAgo, fmtDateTime, fmtInt } from "../format.js";
+import { createShare } from "../share_link.js";
 import { confirmButton, emptyState, errorState, toast } from "../ui.js";
 
 const projectId = document.body.dataset.projectId;
 const box = document.getElementById("comparisons");
+const canEdit = document.body.dataset.canEdit === "true";
 
 function row(c) {
   const remove = confirmButton("Delete", "Delete it?", async () => {
@@ -18,6 +20,12 @@ function row(c) {
       toast(`Could not delete: ${err.message}`, { kind: "error" });
     }
   });
+  const share = canEdit
+    ? h("button", { class: "btn btn-sm share-comparison", type: "button" }, "Share")
+    : null;
+  share?.addEventListener("click", () =>
+    createShare("comparison", c.id, document.getElementById("share-created"), share),
+  );
   return h(
     "tr",
     { dataset: { comparison: c.id } },
@@ -30,7 +38,7 @@ function row(c) {
     h("td", { class: "right num" }, fmtInt(c.state.runs.length)),
     h("td", { class: "muted" }, c.created_by),
     h("td", { class: "muted nowrap", title: fmtDateTime(c.created_at) }, fmtAgo(c.created_at)),
-    h("td", { class: "right" }, remove),
+    h("td", { class: "right nowrap" }, share, " ", remove),
   );
 }
 
