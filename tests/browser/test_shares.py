@@ -9,10 +9,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 def test_a_run_link_opens_in_a_fresh_context_and_nothing_else_does(open_page, anonymous, dashboard):
     lion, adamw = dashboard.runs["lion"], dashboard.runs["adamw"]
-    page = open_page(f"/runs/{lion}").page
+    tab = open_page(f"/runs/{lion}")
+    page = tab.page
     page.click("#share-link")
     url = page.input_value("#share-url")
     assert f"{dashboard.url}/share/lsh_" in url
+    tab.screenshot("share-created")
 
     shared, errors = anonymous.page, anonymous.errors  # a fresh context: no cookie, no account
     context = shared.context
@@ -67,7 +69,8 @@ def test_an_owner_lists_and_revokes_links_and_a_revoked_link_does_not_open(
     pid = dashboard.project["id"]
     body = {"name": "to revoke", "state": {"runs": [dashboard.runs["lion"]]}}
     saved = dashboard.api("POST", f"/projects/{pid}/comparisons", json=body).json()
-    page = open_page(f"/projects/{pid}/comparisons").page
+    tab = open_page(f"/projects/{pid}/comparisons")
+    page = tab.page
     page.click(f"#comparisons-table tr[data-comparison='{saved['id']}'] .share-comparison")
     url = page.input_value("#share-url")
 
@@ -82,6 +85,7 @@ def test_an_owner_lists_and_revokes_links_and_a_revoked_link_does_not_open(
         "?.textContent.startsWith('revoked')",
         arg=row.get_attribute("data-share"),
     )
+    tab.screenshot("share-links")
 
     anonymous.page.goto(url)
     assert anonymous.page.locator("#share-gone").is_visible()

@@ -82,7 +82,7 @@ def create_share(
         kind=kind,
         object_id=object_id,
         secret_hash=hash_token(secret),
-        prefix=secret[:10],
+        prefix=secret[:8],  # as a token's: enough to recognise, too little to guess
         created_by=caller_name(session, scope)[:200],
         created_by_user_id=scope.user_id,
         expires_at=utcnow() + timedelta(days=days),
