@@ -102,8 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers,
         webhooks,
         comparisons,
-        audit,
         shares,
+        audit,
     ):
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)

@@ -41,7 +41,7 @@ def test_a_run_link_opens_in_a_fresh_context_and_nothing_else_does(open_page, an
 def test_a_comparison_link_shows_its_runs_read_only(anonymous, dashboard):
     lion, adamw = dashboard.runs["lion"], dashboard.runs["adamw"]
     pid = dashboard.project["id"]
-    body = {"name": "shared lion vs adamw", "state": {"runs": [lion, adamw]}}
+    body = {"name": "shared: lion against adamw", "state": {"runs": [lion, adamw]}}
     saved = dashboard.api("POST", f"/projects/{pid}/comparisons", json=body).json()
     created = dashboard.api(
         "POST", "/shares", json={"kind": "comparison", "object_id": saved["id"]}
@@ -51,8 +51,8 @@ def test_a_comparison_link_shows_its_runs_read_only(anonymous, dashboard):
     page, errors = anonymous.page, anonymous.errors
     page.goto(dashboard.url + created.json()["url"])
     page.wait_for_selector("#charts[data-drawn]")
-    assert "comparison “shared lion vs adamw”" in page.text_content("#share-banner")
-    assert page.text_content("#compare-title") == "shared lion vs adamw"
+    assert "comparison “shared: lion against adamw”" in page.text_content("#share-banner")
+    assert page.text_content("#compare-title") == "shared: lion against adamw"
     chips = page.eval_on_selector_all(
         "#selection .run-chip", "els => els.map(e => Number(e.dataset.run))"
     )
@@ -74,7 +74,7 @@ def test_an_owner_lists_and_revokes_links_and_a_revoked_link_does_not_open(
     page.click(f"#comparisons-table tr[data-comparison='{saved['id']}'] .share-comparison")
     url = page.input_value("#share-url")
 
-    page.click("#shares-tab")
+    page.click("#shares-link")
     row = page.locator(f"#shares-table tbody tr:has(a[href='/compare?comparison={saved['id']}'])")
     row.wait_for()
     assert row.locator(".share-state").text_content() == "live"

@@ -100,7 +100,7 @@ def test_a_run_link_reads_its_run_only_and_stops_when_revoked(api, app, clock):
 
     page = c.get(created["url"])
     assert page.status_code == 200 and "Shared, read-only view of run" in page.text
-    assert f'data-share="{secret_of(created)}"' in page.text and "set-cookie" not in page.headers
+    assert f'content="{secret_of(created)}"' in page.text and "set-cookie" not in page.headers
     assert page.headers["referrer-policy"] == "no-referrer"
 
     r = api.client.delete(f"/api/v1/shares/{created['id']}", headers=api.headers)

@@ -69,8 +69,8 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(status_page.router)
-    app.include_router(audit_pages.router)
     app.include_router(share_pages.router)
+    app.include_router(audit_pages.router)
     app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False, dependencies=[public()])
     app.add_api_route(
         "/lifecycle.js", _lifecycle_js, include_in_schema=False, dependencies=[public()]

@@ -1,9 +1,9 @@
 // Same-origin JSON API calls, signed in by the HttpOnly cookie. Writes carry the CSRF header
-// the server requires of cookie-authenticated requests. On a share link's page (<body
-// data-share>) every call carries the link's secret instead: it is the page's only credential.
+// the server requires of cookie-authenticated requests. On a share link's page (<meta
+// name="lionlab-share">) every call carries the link's secret instead: its only credential.
 
 const WRITE_HEADERS = { "X-LionLab-CSRF": "1" };
-const SHARE_SECRET = document.body?.dataset.share || "";
+const SHARE_SECRET = document.querySelector('meta[name="lionlab-share"]')?.content || "";
 export const isShared = SHARE_SECRET !== "";
 
 export class ApiError extends Error {

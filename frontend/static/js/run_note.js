@@ -5,7 +5,7 @@
 // inert document and copied over through an allowlist (tags, attributes, http(s) links only),
 // so no markup from a note can run in the page even if the renderer ever let some through.
 
-import { api, get, isShared } from "./api.js";
+import { api, get } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fmtDateTime } from "./format.js";
 import { toast } from "./ui.js";
@@ -68,8 +68,8 @@ export class RunNote {
     this.runId = runId;
     this.body = card.querySelector("#note");
     this.meta = card.querySelector("#note-meta");
-    this.editButton = card.querySelector("#note-edit");
-    this.editButton.addEventListener("click", () => this.edit());
+    this.editButton = card.querySelector("#note-edit"); // absent for viewers
+    this.editButton?.addEventListener("click", () => this.edit());
     this.note = null;
   }
 
@@ -83,10 +83,10 @@ export class RunNote {
 
   show(note) {
     this.note = note;
-    this.editButton.hidden = isShared; // a share link's page is read-only
+    if (this.editButton) this.editButton.hidden = false;
     replace(this.meta, editedLine(note));
     if (!note.text) {
-      const hint = isShared ? "No note." : "No note yet. Edit to write one (markdown).";
+      const hint = this.editButton ? "No note yet. Edit to write one (markdown)." : "No note.";
       replace(this.body, h("div", { class: "muted", id: "note-empty" }, hint));
       return;
     }

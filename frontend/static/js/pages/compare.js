@@ -1,7 +1,7 @@
 // Compare: any runs overlaid per metric, coloured by optimizer; the URL (?runs=1,2,3, the
 // charted metrics as ?metric=, and the chart toolbar's x, smoothing, log) holds the view, so the
 // page can be shared, saved to the project as a named comparison and restored
-// (?comparison=ID). A share link's page (data-comparison-id) shows one saved comparison
+// (?comparison=ID). A share link's page (#compare-body data-comparison-id) shows one saved comparison
 // read-only: no picker, no removing, no saving, no links to pages the link does not open.
 
 import { get, isShared, post } from "../api.js";
@@ -324,7 +324,7 @@ document.getElementById("copy-link")?.addEventListener("click", async () => {
 });
 if (!isShared)
   setupPicker().catch((err) => toast(`Could not list projects: ${err.message}`, { kind: "error" }));
-const savedId = document.body.dataset.comparisonId || params.get("comparison");
+const savedId = body.dataset.comparisonId || params.get("comparison");
 if (savedId)
   restore(savedId)
     .catch((err) => toast(`Could not open the saved comparison: ${err.message}`, { kind: "error" }))

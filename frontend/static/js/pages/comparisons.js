@@ -4,12 +4,12 @@
 import { api, get } from "../api.js";
 import { h, replace } from "../dom.js";
 import { fmtAgo, fmtDateTime, fmtInt } from "../format.js";
-import { createShare } from "../share_link.js";
 import { confirmButton, emptyState, errorState, toast } from "../ui.js";
+import { createShare } from "../share_link.js";
 
 const projectId = document.body.dataset.projectId;
 const box = document.getElementById("comparisons");
-const canEdit = document.body.dataset.canEdit === "true";
+const canShare = box.dataset.canShare === "true"; // an editor's: a share link of a comparison
 
 function row(c) {
   const remove = confirmButton("Delete", "Delete it?", async () => {
@@ -20,7 +20,7 @@ function row(c) {
       toast(`Could not delete: ${err.message}`, { kind: "error" });
     }
   });
-  const share = canEdit
+  const share = canShare
     ? h("button", { class: "btn btn-sm share-comparison", type: "button" }, "Share")
     : null;
   share?.addEventListener("click", () =>
