@@ -89,13 +89,13 @@ def test_a_run_link_reads_its_run_only_and_stops_when_revoked(api, app, clock):
         assert c.get(f"/api/v1{path}", headers=link).status_code == 404, path
     for path in ("/projects", f"/runs?project_id={pid}", f"/projects/{pid}/shares"):
         assert c.get(f"/api/v1{path}", headers=link).status_code in (403, 404), path
-    # writes: refused before any route runs, even with the dashboard's CSRF header
+    # writes: the link's object as if it did not exist, anything else forbidden
     writes = [
         c.put(f"/api/v1/runs/{shared}/note", json={"text": "x"}, headers=link),
         c.post(f"/api/v1/runs/{shared}/cancel", headers={**link, "X-LionLab-CSRF": "1"}),
         c.post("/api/v1/shares", json={"kind": "run", "object_id": shared}, headers=link),
     ]
-    assert [w.status_code for w in writes] == [403, 403, 403]
+    assert [w.status_code for w in writes] == [404, 404, 403]
     assert api.get(f"/runs/{shared}/note").json()["text"] == ""
 
     page = c.get(created["url"])

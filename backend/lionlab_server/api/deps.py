@@ -71,7 +71,10 @@ def cookie_credential(request: Request) -> Credential | None:
 def request_credential(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Credential | None:
-    """The bearer token, else the dashboard's sign-in cookie.
+    """The bearer token, else a share link's secret (X-LionLab-Share, sent by its page),
+    else the dashboard's sign-in cookie. A share link is read-only (api/access.py refuses
+    it every write), and it is taken before the cookie, so a request carrying it never acts
+    with the cookie's rights: it needs no CSRF header.
 
     A cross-site page can make a browser send the cookie but cannot add a custom header
     without a CORS preflight (which LionLab never grants), so cookie-authenticated writes
@@ -80,9 +83,7 @@ def request_credential(
     if credentials is not None:
         return ("token", credentials.credentials)
     share = request.headers.get(SHARE_HEADER)
-    if share:  # before the cookie: a signed-in user's view of a share page is the link's
-        if request.method not in SAFE_METHODS:
-            raise HTTPException(403, "a share link is read-only")
+    if share:  # a signed-in user's view of a share page is the link's, not the user's
         return ("share", share)
     credential = cookie_credential(request)
     if credential and request.method not in SAFE_METHODS and CSRF_HEADER not in request.headers:

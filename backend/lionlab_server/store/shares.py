@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from lionlab_server.errors import NotFound
 from lionlab_server.models import Run, SavedComparison, ShareLink, Sweep, utcnow
 from lionlab_server.store.scope import Scope, Share
-from lionlab_server.store.tokens import caller_name, hash_token
+from lionlab_server.store.tokens import hash_token
 
 SHARE_PREFIX = "lsh_"
 KINDS = ("run", "comparison", "sweep")
@@ -69,13 +69,17 @@ def project_of_object(session: Session, kind: str, object_id: int) -> int | None
 
 
 def create_share(
-    session: Session, scope: Scope, kind: str, object_id: int, days: int = DEFAULT_DAYS
+    session: Session,
+    project_id: int,
+    kind: str,
+    object_id: int,
+    created_by: str,
+    created_by_user_id: int | None,
+    *,
+    days: int = DEFAULT_DAYS,
 ) -> tuple[str, ShareInfo]:
-    """A new link to the object (which the caller may edit: the route checked); returns
-    (secret, info). The secret is not stored."""
-    project_id = project_of_object(session, kind, object_id)
-    if project_id is None:
-        raise NotFound(kind, object_id, "object_id")
+    """A new link to the project's object (the route checked the creator may share it);
+    returns (secret, info). The secret is not stored."""
     secret = SHARE_PREFIX + secrets.token_urlsafe(32)
     row = ShareLink(
         project_id=project_id,
@@ -83,8 +87,8 @@ def create_share(
         object_id=object_id,
         secret_hash=hash_token(secret),
         prefix=secret[:8],  # as a token's: enough to recognise, too little to guess
-        created_by=caller_name(session, scope)[:200],
-        created_by_user_id=scope.user_id,
+        created_by=created_by[:200],
+        created_by_user_id=created_by_user_id,
         expires_at=utcnow() + timedelta(days=days),
     )
     session.add(row)

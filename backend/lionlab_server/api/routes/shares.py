@@ -20,19 +20,19 @@ from pydantic import BaseModel, Field
 
 from lionlab_server.api import access as authz
 from lionlab_server.api import deps
-from lionlab_server.api.access import EDITOR, OWNER, Needs, Target
+from lionlab_server.api.access import EDITOR, OWNER, Needs
 from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, IdPath
 from lionlab_server.errors import Forbidden
 from lionlab_server.store import audit, shares
 from lionlab_server.store.scope import Role
+from lionlab_server.store.tokens import caller_name
 
 router = APIRouter(tags=["shares"])
 
 deps.RESOLVERS["share"] = shares.resolve
 authz.set_share_policy(shares.permits)
-authz.add_target("share", Target("share", "share_id", shares.project_of_share))
 
 SHARE_PATH = "/share/"  # the public page of a link: SHARE_PATH + secret
 
@@ -90,8 +90,15 @@ def create_share(data: ShareCreate, session: WriteSessionDep, access: Needs(EDIT
     Needs the editor role on the object's project; an object not visible answers 404."""
     project_id = shares.project_of_object(session, data.kind, data.object_id)
     scope = access.on(project_id, data.kind, data.object_id, "object_id")
+    assert project_id is not None  # access.on answered 404 otherwise
     secret, info = shares.create_share(
-        session, scope, data.kind, data.object_id, data.expires_in_days
+        session,
+        project_id,
+        data.kind,
+        data.object_id,
+        caller_name(session, scope),
+        scope.user_id,
+        days=data.expires_in_days,
     )
     detail = {
         "kind": info.kind,
@@ -111,18 +118,20 @@ def list_shares(project_id: IdPath, session: SessionDep, _: Needs(OWNER, "projec
 
 
 @router.delete("/shares/{share_id}", response_model=ShareOut, responses=responses(403, 404))
-def revoke_share(share_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR, "share")):
+def revoke_share(share_id: IdPath, session: WriteSessionDep, access: Needs(EDITOR)):
     """Revoke the link: it is refused from now on (by every server process within a few
-    seconds). Its creator or a project owner may."""
+    seconds). Its creator (an editor of the project) or a project owner may; a link of a
+    project the caller cannot see answers 404."""
+    project_id = shares.project_of_share(session, share_id)
+    scope = access.on(project_id, "share", share_id, "share_id")
     info = shares.get_share(session, share_id)
-    mine = access.caller.user_id is not None and access.caller.user_id == info.created_by_user_id
-    if not mine and (access.role is None or access.role < Role.OWNER):
+    mine = scope.user_id is not None and scope.user_id == info.created_by_user_id
+    role = scope.role_on(info.project_id)
+    if not mine and (role is None or role < Role.OWNER):
         raise Forbidden("only the link's creator or a project owner can revoke it")
     was_live = info.revoked_at is None
     info = shares.revoke_share(session, share_id)
     if was_live:
         detail = {"kind": info.kind, "object_id": info.object_id}
-        audit.record(
-            session, access.scope, "share.revoked", "share", info.id, info.project_id, detail
-        )
+        audit.record(session, scope, "share.revoked", "share", info.id, info.project_id, detail)
     return _out(info)
