@@ -485,3 +485,26 @@ class AuditEvent(Base):
     object_kind: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # small: e.g. the name
+
+
+class ShareLink(Base):
+    """A read-only link to one run, one saved comparison or one sweep's report: whoever holds
+    the secret sees that object (and what it shows: a comparison's runs, a sweep's trials)
+    and nothing else, until it expires or is revoked. Like a token's, the secret is shown
+    once and stored as its sha256 hash."""
+
+    __tablename__ = "share_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # run / comparison / sweep
+    object_id: Mapped[int] = mapped_column(Integer)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(200))  # a username, else a token's name
+    created_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

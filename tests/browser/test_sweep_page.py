@@ -303,3 +303,25 @@ def test_every_asha_decision_is_listed_with_its_reason(open_page, dashboard, swe
     for row in page.locator(rows).all():
         trial = int(row.get_attribute("data-trial"))
         assert stopped_trials[trial] in row.inner_text()  # the trials table's stop reason
+
+
+def test_a_share_link_opens_the_report_in_a_fresh_context_and_no_trial_page(
+    open_page, anonymous, dashboard, sweep
+):
+    tab = open_sweep(open_page, f"/sweeps/{sweep['id']}/report")
+    tab.page.click("#share-link")  # an editor's (here the admin's) Share link button
+    url = tab.page.input_value("#share-url")
+
+    page = anonymous.page  # no account, no cookie
+    page.goto(url)
+    page.wait_for_selector("body[data-charts-drawn]")
+    assert "Shared, read-only view of sweep “browser-sweep”" in page.text_content("#share-banner")
+    assert "Lion reached the target" in page.locator("#verdict-text").inner_text()
+    assert page.locator("#trials-table tbody tr").count() == 18
+    assert page.locator("#trials-table a, #best a, #sweep-actions a, #share-link").count() == 0
+    assert page.locator("button", has_text="Cancel").count() == 0
+    assert anonymous.errors == [], anonymous.errors
+    anonymous.screenshot("share-sweep")
+
+    page.goto(f"{dashboard.url}/runs/{dashboard.runs['lion']}")  # not one of its trials
+    assert "/signin" in page.url

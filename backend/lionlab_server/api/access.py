@@ -167,6 +167,7 @@ class Access:
                     self.session, self.caller.share, "run", run_id
                 ):
                     raise NotFound("run", run_id, "run")
+                scope = _acting(self.caller, project_id, VIEWER)  # the shared object's project
                 continue
             if project_id is None or self.caller.role_on(project_id) is None:
                 raise NotFound("run", run_id, "run")

@@ -55,6 +55,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 COOKIE = "lionlab_token"  # a token pasted on the sign-in page (HttpOnly, SameSite=Strict)
 SESSION_COOKIE = "lionlab_session"  # a password or one-time-link sign-in (HttpOnly, Lax)
 CSRF_HEADER = "x-lionlab-csrf"  # cookie-authenticated writes must carry it (any value)
+SHARE_HEADER = "x-lionlab-share"  # a share link's secret, sent by its page's API calls
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -70,7 +71,10 @@ def cookie_credential(request: Request) -> Credential | None:
 def request_credential(
     request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Credential | None:
-    """The bearer token, else the dashboard's sign-in cookie.
+    """The bearer token, else a share link's secret (X-LionLab-Share, sent by its page),
+    else the dashboard's sign-in cookie. A share link is read-only (api/access.py refuses
+    it every write), and it is taken before the cookie, so a request carrying it never acts
+    with the cookie's rights: it needs no CSRF header.
 
     A cross-site page can make a browser send the cookie but cannot add a custom header
     without a CORS preflight (which LionLab never grants), so cookie-authenticated writes
@@ -78,6 +82,9 @@ def request_credential(
     """
     if credentials is not None:
         return ("token", credentials.credentials)
+    share = request.headers.get(SHARE_HEADER)
+    if share:  # a signed-in user's view of a share page is the link's, not the user's
+        return ("share", share)
     credential = cookie_credential(request)
     if credential and request.method not in SAFE_METHODS and CSRF_HEADER not in request.headers:
         raise HTTPException(
@@ -130,11 +137,10 @@ def authenticate(
         )
     scope = resolve_credential(request, session, credential)
     if scope is None:
-        message = (
-            "signed out, expired or disabled: sign in again on the dashboard"
-            if credential[0] == "session"
-            else "unknown or revoked API token: check the Authorization header"
-        )
+        message = {
+            "session": "signed out, expired or disabled: sign in again on the dashboard",
+            "share": "this share link has expired or was revoked: ask for a new one",
+        }.get(credential[0], "unknown or revoked API token: check the Authorization header")
         raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
     return scope
 

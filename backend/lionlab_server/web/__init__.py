@@ -23,6 +23,7 @@ from lionlab_server.web import (
     manage_pages,
     pages,
     run_views,
+    share_pages,
     status_page,
     sweep_pages,
     sweep_views,
@@ -69,6 +70,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(sweep_pages.router)
     app.include_router(status_page.router)
+    app.include_router(share_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(manage_pages.router)
     app.add_api_route(PLOTLY_URL, _plotly_js, include_in_schema=False, dependencies=[public()])

@@ -1,7 +1,10 @@
 // Same-origin JSON API calls, signed in by the HttpOnly cookie. Writes carry the CSRF header
-// the server requires of cookie-authenticated requests.
+// the server requires of cookie-authenticated requests. On a share link's page (<meta
+// name="lionlab-share">) every call carries the link's secret instead: its only credential.
 
 const WRITE_HEADERS = { "X-LionLab-CSRF": "1" };
+const SHARE_SECRET = document.querySelector('meta[name="lionlab-share"]')?.content || "";
+export const isShared = SHARE_SECRET !== "";
 
 export class ApiError extends Error {
   constructor(status, detail, message) {
@@ -35,6 +38,7 @@ function describe(status, body) {
 
 export async function api(path, { method = "GET", query, body, signal } = {}) {
   const headers = { Accept: "application/json" };
+  if (isShared) headers["X-LionLab-Share"] = SHARE_SECRET;
   if (method !== "GET" && method !== "HEAD") Object.assign(headers, WRITE_HEADERS);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
@@ -51,6 +55,8 @@ export async function api(path, { method = "GET", query, body, signal } = {}) {
     throw new ApiError(0, [], "The server cannot be reached; check that LionLab is running.");
   }
   const data = (res.headers.get("content-type") || "").includes("json") ? await res.json() : null;
+  if (res.status === 401 && isShared)
+    throw new ApiError(401, data?.detail || [], "This share link has expired or was revoked.");
   if (res.status === 401) {
     location.assign(signInUrl());
     throw new ApiError(401, data?.detail || [], "Signed out");

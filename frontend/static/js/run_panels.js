@@ -1,5 +1,6 @@
 // The run page's panels: header badges and actions, summary tiles, flags, configuration.
 
+import { isShared } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fmtAgo, fmtDateTime, fmtDuration, fmtInt, fmtValue } from "./format.js";
 import { runActionButtons } from "./run_actions.js";
@@ -21,6 +22,7 @@ export function renderHeader(view, changed) {
   if (run.worker) parts.push(`on ${run.worker}`);
   if (run.attempts > 1) parts.push(`attempt ${run.attempts}`);
   replace(document.getElementById("run-sub"), parts.join(" · "));
+  if (isShared) return renderAlert(run); // a share link's page: no actions, no other pages
   const links = [h("a", { class: "btn", href: `/compare?runs=${run.id}` }, "Compare")];
   if (run.config.sweep?.id)
     links.unshift(

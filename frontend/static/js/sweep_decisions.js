@@ -3,6 +3,7 @@
 // so a reader can check each "continue" as well as each stop. Long logs show the latest rows
 // first in a capped list with a "show all" button.
 
+import { isShared } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fmtInt, fmtValue } from "./format.js";
 import { optimizerBadge } from "./ui.js";
@@ -43,7 +44,7 @@ function filterButtons(view, counts) {
 }
 
 function trialCell(d, trial) {
-  const name = trial?.run_id
+  const name = trial?.run_id && !isShared
     ? h("a", { class: "run-name", href: `/runs/${trial.run_id}` }, `Trial ${d.trial}`)
     : h("span", { class: "run-name" }, `Trial ${d.trial}`);
   return [name, trial ? h("div", { class: "cell-sub" }, `seed ${trial.seed}`) : null];

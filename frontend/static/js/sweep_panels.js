@@ -1,6 +1,7 @@
 // The sweep page's panels: verdict, summary tiles, best configuration per optimizer, compute.
 // Each takes the body of GET /api/v1/views/sweeps/{id}.
 
+import { isShared } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fmtInt, fmtValue } from "./format.js";
 import { endedTrials, optimizerName, sweepProgress } from "./sweep_status.js";
@@ -157,7 +158,11 @@ function bestConfig(b) {
         "span",
         {},
         "runs ",
-        b.runs.map((id) => h("a", { class: "run-link", href: `/runs/${id}` }, `#${id}`)),
+        b.runs.map((id) =>
+          isShared
+            ? h("span", { class: "run-link" }, `#${id}`)
+            : h("a", { class: "run-link", href: `/runs/${id}` }, `#${id}`),
+        ),
       ),
     ),
   );
@@ -188,7 +193,7 @@ export function renderBest(view) {
         { class: "muted", style: { fontSize: "12px" } },
         "Lowest mean final eval loss among configurations whose seeds all ran to the end. ",
       ),
-      allRuns.length > 1
+      allRuns.length > 1 && !isShared
         ? h("a", { class: "btn btn-sm", href: `/compare?runs=${allRuns.join(",")}` }, "Compare these runs")
         : null,
     ),

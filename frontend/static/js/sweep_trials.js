@@ -1,6 +1,7 @@
 // The sweep page's trials table: configuration, status, progress, losses, flags and why a
 // trial stopped, with a link to its run. Sort by clicking a column header.
 
+import { isShared } from "./api.js";
 import { h, replace } from "./dom.js";
 import { fmtInt, fmtValue, lossKey } from "./format.js";
 import { ACTIVE, TRIAL_ORDER } from "./sweep_status.js";
@@ -34,7 +35,7 @@ function trialCell(t, bestRuns) {
   const star = bestRuns.has(t.run_id)
     ? h("span", { class: "best-star", title: "A seed of this optimizer's best configuration" }, "★ ")
     : null;
-  const name = t.run_id
+  const name = t.run_id && !isShared // a share link opens no run pages
     ? h("a", { class: "run-name", href: `/runs/${t.run_id}` }, `Trial ${t.index}`)
     : h("span", { class: "run-name muted" }, `Trial ${t.index}`);
   const sub = t.run_id ? `run #${t.run_id}` : "not started";

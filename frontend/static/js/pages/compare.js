@@ -1,9 +1,10 @@
 // Compare: any runs overlaid per metric, coloured by optimizer; the URL (?runs=1,2,3, the
 // charted metrics as ?metric=, and the chart toolbar's x, smoothing, log) holds the view, so the
 // page can be shared, saved to the project as a named comparison and restored
-// (?comparison=ID).
+// (?comparison=ID). A share link's page (#compare-body data-comparison-id) shows one saved comparison
+// read-only: no picker, no removing, no saving, no links to pages the link does not open.
 
-import { get, post } from "../api.js";
+import { get, isShared, post } from "../api.js";
 import { pointsFor } from "../chart.js";
 import { ChartGrid, maxPointsFor } from "../chart_grid.js";
 import {
@@ -49,19 +50,26 @@ function setSelection(ids) {
   load();
 }
 
+function runName(run, cls) {
+  if (isShared) return h("span", { class: cls }, run.name); // the link does not open run pages
+  return h("a", { class: cls, href: `/runs/${run.id}` }, run.name);
+}
+
 function chips(runs) {
   return runs.map(({ row, label, color }) => {
-    const remove = h(
-      "button",
-      { type: "button", title: `Remove ${row.run.name}`, "aria-label": `Remove ${row.run.name}` },
-      "×",
-    );
-    remove.addEventListener("click", () => setSelection(state.runs.filter((id) => id !== row.run.id)));
+    const remove = isShared
+      ? null
+      : h(
+          "button",
+          { type: "button", title: `Remove ${row.run.name}`, "aria-label": `Remove ${row.run.name}` },
+          "×",
+        );
+    remove?.addEventListener("click", () => setSelection(state.runs.filter((id) => id !== row.run.id)));
     return h(
       "span",
       { class: "run-chip", dataset: { run: row.run.id } },
       h("span", { class: "swatch", style: { background: color } }),
-      h("a", { href: `/runs/${row.run.id}` }, row.run.name),
+      runName(row.run),
       h("span", { class: "muted" }, label !== row.run.name ? label : ""),
       remove,
     );
@@ -90,7 +98,7 @@ function paramsTable(data) {
         {},
         h("span", { class: "swatch", style: { background: color } }),
         " ",
-        h("a", { class: "run-name", href: `/runs/${r.run}` }, row.run.name),
+        runName(row.run, "run-name"),
         note ? h("span", { class: "muted note-excerpt", title: note }, note) : null, // plain text
       ),
       h("td", {}, statusBadge(row.run.status)),
@@ -200,6 +208,7 @@ function projectOfShown() {
 }
 
 function updateSaveButton() {
+  if (!saveOpen) return; // a share link's page saves nothing
   const project = projectOfShown();
   const allowed = project !== null && mayEditProject(project);
   saveOpen.disabled = !allowed;
@@ -228,16 +237,16 @@ function showSaved(comparison) {
   document.title = `${comparison.name} · Compare runs`;
 }
 
-saveOpen.addEventListener("click", () => {
+saveOpen?.addEventListener("click", () => {
   saveForm.hidden = false;
   document.getElementById("save-scope").textContent =
     `Saved to this project's Comparisons tab with these ${state.runs.length} runs, the metrics, x axis, smoothing and log scale shown now.`;
   document.getElementById("save-name").focus();
 });
-document.getElementById("save-cancel").addEventListener("click", () => {
+document.getElementById("save-cancel")?.addEventListener("click", () => {
   saveForm.hidden = true;
 });
-saveForm.addEventListener("submit", async (event) => {
+saveForm?.addEventListener("submit", async (event) => {
   event.preventDefault();
   const project = projectOfShown();
   const error = document.getElementById("save-error");
@@ -309,7 +318,7 @@ async function setupPicker() {
   add.addEventListener("click", () => setSelection([...state.runs, Number(runSelect.value)]));
 }
 
-document.getElementById("copy-link").addEventListener("click", async () => {
+document.getElementById("copy-link")?.addEventListener("click", async () => {
   try {
     await navigator.clipboard.writeText(location.href);
     toast("Link copied: it opens this comparison.");
@@ -317,8 +326,9 @@ document.getElementById("copy-link").addEventListener("click", async () => {
     toast(`Copy this link: ${location.href}`, { ms: 9000 });
   }
 });
-setupPicker().catch((err) => toast(`Could not list projects: ${err.message}`, { kind: "error" }));
-const savedId = params.get("comparison");
+if (!isShared)
+  setupPicker().catch((err) => toast(`Could not list projects: ${err.message}`, { kind: "error" }));
+const savedId = body.dataset.comparisonId || params.get("comparison");
 if (savedId)
   restore(savedId)
     .catch((err) => toast(`Could not open the saved comparison: ${err.message}`, { kind: "error" }))

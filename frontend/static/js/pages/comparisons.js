@@ -1,14 +1,16 @@
 // A project's saved comparisons: name, description, who saved it and when, how many runs;
-// each opens the compare page as it was saved.
+// each opens the compare page as it was saved; editors can make a read-only share link of one.
 
 import { api, get } from "../api.js";
 import { h, replace } from "../dom.js";
 import { fmtAgo, fmtDateTime, fmtInt } from "../format.js";
 import { canEdit } from "../roles.js";
 import { confirmButton, emptyState, errorState, toast } from "../ui.js";
+import { createShare } from "../share_link.js";
 
 const projectId = document.body.dataset.projectId;
 const box = document.getElementById("comparisons");
+const canShare = box.dataset.canShare === "true"; // an editor's: a share link of a comparison
 
 function row(c) {
   const remove = !canEdit ? null : confirmButton("Delete", "Delete it?", async () => {
@@ -19,6 +21,12 @@ function row(c) {
       toast(`Could not delete: ${err.message}`, { kind: "error" });
     }
   });
+  const share = canShare
+    ? h("button", { class: "btn btn-sm share-comparison", type: "button" }, "Share")
+    : null;
+  share?.addEventListener("click", () =>
+    createShare("comparison", c.id, document.getElementById("share-created"), share),
+  );
   return h(
     "tr",
     { dataset: { comparison: c.id } },
@@ -31,7 +39,7 @@ function row(c) {
     h("td", { class: "right num" }, fmtInt(c.state.runs.length)),
     h("td", { class: "muted" }, c.created_by),
     h("td", { class: "muted nowrap", title: fmtDateTime(c.created_at) }, fmtAgo(c.created_at)),
-    h("td", { class: "right" }, remove),
+    h("td", { class: "right nowrap" }, share, " ", remove),
   );
 }
 
