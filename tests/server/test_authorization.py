@@ -195,21 +195,17 @@ def _sweep(api, project_id: int) -> int:
 
 
 def _share_of_other_object(session, run_id: int, project_id: int) -> str:
-    """A share link of project B's run (None until share links exist)."""
-    try:  # DEV-ONLY
-        from lionlab_server.store import shares
-    except ImportError:
-        return None
+    """A share link of project B's run."""
+    from lionlab_server.store import shares
+
     secret, _ = shares.create_share(session, project_id, "run", run_id, "matrix", None, days=30)
     return secret
 
 
 def _extra_ids(app, project_id: int) -> dict:
     """Path parameters of objects other modules own (share links)."""
-    try:  # DEV-ONLY
-        from lionlab_server.store import shares
-    except ImportError:
-        return {}
+    from lionlab_server.store import shares
+
     with app.state.sessionmaker() as s, s.begin():
         run_id = s.scalar(select(models.Run.id).where(models.Run.project_id == project_id))
         _, info = shares.create_share(s, project_id, "run", run_id, "matrix", None, days=30)
@@ -379,7 +375,8 @@ def test_every_route_answers_every_caller_by_the_rules(app, api):
     done_destructive = set()
     for method, path, req, caller in sorted(
         # deletes last, of objects inside others first (a team's member before the team)
-        allowed, key=lambda x: (x[0] == "DELETE", -x[1].count("/"), _rank(x[3]))
+        allowed,
+        key=lambda x: (x[0] == "DELETE", -x[1].count("/"), _rank(x[3])),
     ):
         if method == "DELETE":
             if (method, path) in done_destructive:
