@@ -27,6 +27,15 @@ class Stack:
     server: LiveServer
     env: dict[str, str]
     workers: list[subprocess.Popen] = field(default_factory=list)
+    _worker_token: str | None = None
+
+    def worker_token(self) -> str:
+        """A worker token (as a GPU node holds: it claims and serves jobs, reads nothing)."""
+        if self._worker_token is None:
+            r = self.api("POST", "/tokens", json={"name": "e2e workers", "kind": "worker"})
+            r.raise_for_status()
+            self._worker_token = r.json()["token"]
+        return self._worker_token
 
     def start_worker(self, api_url: str | None = None) -> subprocess.Popen:
         """A CPU worker reaching the API at `api_url` (default: the server's own address)."""
@@ -35,7 +44,7 @@ class Stack:
             **self.env,
             **CPU_WORKER.env,
             "LIONLAB_API_URL": api_url or self.server.url,
-            "LIONLAB_API_TOKEN": self.server.token,
+            "LIONLAB_API_TOKEN": self.worker_token(),
         }
         proc = subprocess.Popen(
             celery_command(CPU_WORKER, "warning"),
