@@ -583,3 +583,13 @@ def test_me_says_what_kind_of_caller_a_credential_is(api):
     narrowed = api.post("/tokens", json={"name": "n", "project_id": a, "read_only": True}).json()
     me = api.get("/me", headers={"Authorization": f"Bearer {narrowed['token']}"}).json()
     assert me == {**me, "kind": "user", "read_only": True, "projects": {str(a): "viewer"}}
+
+
+def test_a_project_named_in_the_body_must_exist_for_an_admin_too(api):
+    for body in (
+        {"name": "t", "project_id": 4242},
+        {"name": "w", "kind": "worker", "project_id": 4242},
+    ):
+        r = api.post("/tokens", json=body)
+        assert r.status_code == 404 and r.json()["detail"][0]["loc"] == ["path", "project_id"]
+    assert api.post("/runs", json={"project_id": 4242}).status_code == 404

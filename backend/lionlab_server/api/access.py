@@ -142,9 +142,20 @@ class Access:
     session: Session | None = field(default=None, repr=False, compare=False)
 
     def project(self, project_id: int) -> Scope:
-        """Check the declared need on a project the request names in its body or query;
-        returns the scope to act through."""
-        return self.on(project_id, "project", project_id, "project_id")
+        """Check the declared need on a project the request names in its body or query
+        (404 when it does not exist, for an admin too); returns the scope to act through."""
+        return self.project_with(project_id, self.need)
+
+    def project_with(self, project_id: int, need: Role) -> Scope:
+        """`project`, for a need other than the route's (e.g. a worker token's owner)."""
+        assert self.session is not None
+        if project_of(self.session, TARGETS["project"], project_id) is None:
+            raise NotFound("project", project_id, "project_id")
+        role = self.caller.role_on(project_id)
+        if role is None:
+            raise NotFound("project", project_id, "project_id")
+        _check_role(self.caller, need, role)
+        return self.caller
 
     def on(self, project_id: int | None, kind: str, ident: int, param: str) -> Scope:
         if project_id is None:

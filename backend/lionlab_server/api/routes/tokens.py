@@ -83,11 +83,7 @@ def create_token(data: TokenCreate, session: WriteSessionDep, access: Needs(VIEW
 
 
 def access_to(access: Access, project_id: int, need: Role) -> None:
-    role = access.caller.role_on(project_id)
-    if role is None:
-        raise NotFound("project", project_id, "project_id")
-    if role < need:
-        raise Forbidden(f"this needs the {need.label} role on project {project_id}")
+    access.project_with(project_id, need)
 
 
 @router.get("/tokens", response_model=list[schemas.TokenInfo])
