@@ -41,7 +41,7 @@ from lionlab_server.api.deps import (
 )
 from lionlab_server.api.validation import IdPath
 from lionlab_server.errors import Forbidden, NotFound
-from lionlab_server.models import ApiToken, Project, Run, SavedComparison, Sweep, Webhook
+from lionlab_server.models import Project, Run, SavedComparison, Sweep, Webhook
 from lionlab_server.store.scope import Role, Scope, Share
 
 VIEWER, EDITOR, OWNER, ADMIN = Role.VIEWER, Role.EDITOR, Role.OWNER, Role.ADMIN
@@ -108,11 +108,6 @@ def project_of(session: Session, target: Target, ident: int) -> int | None:
             with _caches_lock:
                 cache[key] = found
     return found
-
-
-def add_target(name: str, target: Target) -> None:
-    """Register a kind of object (e.g. share links, grants) other modules own."""
-    TARGETS[name] = target
 
 
 # A share link's reach: (share, target kind, object id, session) -> may it read it?
@@ -186,11 +181,15 @@ class Access:
         return scope
 
 
+def _read_only(need: Role) -> Forbidden:
+    return Forbidden(f"this token is read-only: it cannot do what needs the {need.label} role")
+
+
 def _check_role(caller: Scope, need: Role, role: Role) -> None:
     if role >= need:
         return
     if caller.cap < need:
-        raise Forbidden(f"this token is read-only: it cannot do what needs the {need.label} role")
+        raise _read_only(need)
     raise Forbidden(
         f"this needs the {need.label} role on the project; you hold {role.label} "
         "(a project owner can grant more on the project's Members page)"
@@ -236,23 +235,18 @@ def authorize(
                 "within their project)"
             )
         if caller.cap < need:
-            raise Forbidden(
-                f"this token is read-only: it cannot do what needs the {need.label} role"
-            )
+            raise _read_only(need)
         return Access(caller, need, caller, session=session)
     assert ident is not None
     project_id = project_of(session, target, ident)
     if project_id is None:
         raise NotFound(target.kind, ident, target.param)
     if caller.worker:
-        if worker == CLAIM and caller.may_claim(project_id):
-            return Access(
-                caller, need, _acting(caller, project_id, EDITOR), project_id, EDITOR, session
-            )
-        if worker == HELD and _holds(session, caller, ident):
-            return Access(
-                caller, need, _acting(caller, project_id, EDITOR), project_id, EDITOR, session
-            )
+        if (worker == CLAIM and caller.may_claim(project_id)) or (
+            worker == HELD and _holds(session, caller, ident)
+        ):
+            scope = _acting(caller, project_id, EDITOR)
+            return Access(caller, need, scope, project_id, EDITOR, session)
         raise NotFound(target.kind, ident, target.param)
     if caller.share is not None:
         if share and need == VIEWER and _share_permits(session, caller.share, target.kind, ident):
@@ -398,11 +392,3 @@ def PageNeeds(need: Role, on: str | None = None, **kw: Any) -> Any:  # noqa: N80
 
 
 Public = Annotated[None, public()]
-
-
-def token_of(session: Session, token_id: int) -> tuple[int | None, int | None] | None:
-    """(user_id, project_id) of a token, None when there is none."""
-    row = session.execute(
-        select(ApiToken.user_id, ApiToken.project_id).where(ApiToken.id == token_id)
-    ).first()
-    return None if row is None else (row.user_id, row.project_id)

@@ -22,9 +22,9 @@ from lionlab_server.services import webhooks
 from lionlab_server.store import lifecycle
 from lionlab_server.store import sweeps as store
 from lionlab_server.store.metrics import KeyPoints
+from lionlab_server.store.scope import SERVER as ADMIN  # the server's own scheduling rounds
 from lionlab_server.store.scope import Scope
 
-ADMIN = Scope(admin=True)  # the server's own scheduling rounds
 EVAL_KEY = "eval_loss"
 
 

@@ -30,11 +30,10 @@ from lionlab_server.models import Run, Sweep, utcnow
 from lionlab_server.services.sweep_report import sweep_report
 from lionlab_server.store import projects
 from lionlab_server.store import webhooks as store
-from lionlab_server.store.scope import Scope
+from lionlab_server.store.scope import SERVER
 
 log = logging.getLogger("lionlab.webhooks")
 
-SERVER = Scope(admin=True)  # the server's own lookups
 SIGNATURE_HEADER = "X-LionLab-Signature"
 EVENT_HEADER = "X-LionLab-Event"
 DELIVERY_HEADER = "X-LionLab-Delivery"  # the same on every attempt: receivers dedupe by it

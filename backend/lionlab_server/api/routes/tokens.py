@@ -63,9 +63,9 @@ def create_token(data: TokenCreate, session: WriteSessionDep, access: Needs(VIEW
             if not caller.is_admin:
                 raise Forbidden("a worker token for every project needs an admin; give project_id")
         else:
-            access_to(access, data.project_id, OWNER)
+            access.project_with(data.project_id, OWNER)
     elif data.project_id is not None:
-        access_to(access, data.project_id, VIEWER)
+        access.project_with(data.project_id, VIEWER)
     read_only = data.read_only or caller.cap < Role.EDITOR
     expires = utcnow() + timedelta(days=data.expires_in_days) if data.expires_in_days else None
     secret, info = tokens.create_token(
@@ -80,10 +80,6 @@ def create_token(data: TokenCreate, session: WriteSessionDep, access: Needs(VIEW
     detail = {"name": info.name, "kind": info.kind, "read_only": info.read_only}
     audit.record(session, caller, "token.created", "token", info.id, info.project_id, detail)
     return TokenCreated(token=secret, **info.model_dump())
-
-
-def access_to(access: Access, project_id: int, need: Role) -> None:
-    access.project_with(project_id, need)
 
 
 @router.get("/tokens", response_model=list[schemas.TokenInfo])
