@@ -65,11 +65,13 @@ def user_token(database_url: str, server: LiveServer, admin: dict, project: str)
 
 
 def project_id(server: LiveServer, headers: dict, project: str) -> int:
-    """The id of `project`, created when missing."""
-    r = httpx.post(f"{server.url}/api/v1/projects", json={"name": project}, headers=headers)
-    if r.status_code == 409:
-        r = httpx.get(f"{server.url}/api/v1/projects", params={"name": project}, headers=headers)
+    """The id of `project`, created when missing (creating needs a caller who may)."""
+    r = httpx.get(f"{server.url}/api/v1/projects", params={"name": project}, headers=headers)
+    r.raise_for_status()
+    if r.json()["items"]:
         return r.json()["items"][0]["id"]
+    r = httpx.post(f"{server.url}/api/v1/projects", json={"name": project}, headers=headers)
+    r.raise_for_status()
     return r.json()["id"]
 
 
