@@ -1,0 +1,287 @@
+"""MLflow's `search_runs` filter and `order_by` grammar, parsed and evaluated here.
+
+A filter is clauses joined by AND: `metrics.loss < 1.5 and params.optimizer = 'lion'`.
+An identifier is `<kind>.<key>`: kind is metric(s), param(s)/parameter(s), tag(s) or
+attribute(s)/attr/run; the key is split off at the first dot (so `metrics.eval.loss` is the
+metric `eval.loss`) and may be quoted with backticks or double quotes when it holds spaces.
+Metrics and the time attributes compare with numbers; params, tags and the other attributes
+with quoted strings, also by LIKE / ILIKE (% and _ wildcards) and IN / NOT IN lists.
+A run that lacks the metric, param or tag a clause names does not match it, as in MLflow.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = {
+    "metric": "metric", "metrics": "metric",
+    "param": "param", "params": "param", "parameter": "param", "parameters": "param",
+    "tag": "tag", "tags": "tag",
+    "attribute": "attribute", "attributes": "attribute", "attr": "attribute", "run": "attribute",
+}  # fmt: skip
+NUMERIC_ATTRIBUTES = {"start_time", "end_time", "duration"}
+STRING_ATTRIBUTES = {"run_id", "run_name", "status", "artifact_uri", "user_id", "lifecycle_stage"}
+ATTRIBUTE_ALIASES = {"created": "start_time", "run name": "run_name", "runname": "run_name"}
+NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
+STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
+
+
+class BadSearch(ValueError):
+    """The filter or order_by cannot be parsed; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Clause:
+    kind: str  # metric, param, tag or attribute
+    key: str
+    op: str
+    value: Any  # float for numeric clauses, str, or tuple[str, ...] for IN / NOT IN
+
+
+@dataclass(frozen=True)
+class OrderBy:
+    kind: str
+    key: str
+    ascending: bool
+
+
+@dataclass
+class RunView:
+    """What a clause can look at: a run's latest metric values, params, tags and attributes."""
+
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def value(self, kind: str, key: str) -> Any:
+        source = {"metric": self.metrics, "param": self.params, "tag": self.tags}.get(kind)
+        return (self.attributes if source is None else source).get(key)
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<quoted>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
+    | (?P<backtick>`[^`]*`)
+    | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+    | (?P<op><=|>=|!=|<>|==|=|<|>)
+    | (?P<punct>[(),])
+    | (?P<word>[A-Za-z_][\w.\-/:]*)
+    )""",
+    re.VERBOSE,
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """(type, text, position) for each token; dotted identifiers split at a backtick or
+    double-quoted key are joined back (`tags."my key"` is one identifier)."""
+    out, pos = [], 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise BadSearch(f"unexpected character {text[pos:].lstrip()[:1]!r} at position {pos}")
+        kind = m.lastgroup
+        out.append((kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    joined: list[tuple[str, str, int]] = []
+    for tok in out:
+        prev = joined[-1] if joined else None
+        if (
+            prev
+            and prev[0] == "word"
+            and prev[1].endswith(".")
+            and tok[0] in ("backtick", "quoted")
+            and tok[1].startswith(("`", '"'))
+        ):
+            joined[-1] = ("ident", prev[1] + tok[1][1:-1], prev[2])
+        else:
+            joined.append(tok)
+    return joined
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1]
+    if text[0] == "'":
+        body = body.replace("''", "'")
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+def _identifier(tok: tuple[str, str, int]) -> tuple[str, str]:
+    typ, text, pos = tok
+    if typ not in ("word", "ident") or "." not in text:
+        raise BadSearch(
+            f"expected an identifier like metrics.loss or params.lr at position {pos}, got {text!r}"
+        )
+    prefix, key = text.split(".", 1)
+    kind = KINDS.get(prefix.lower())
+    if kind is None:
+        raise BadSearch(
+            f"unknown entity type {prefix!r} at position {pos}: use metrics., params., tags. "
+            "or attributes."
+        )
+    if not key:
+        raise BadSearch(f"{text!r} at position {pos} names no key")
+    if kind == "attribute":
+        key = ATTRIBUTE_ALIASES.get(key.lower(), key)
+        if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
+            known = ", ".join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES))
+            raise BadSearch(f"unknown attribute {key!r}; searchable attributes: {known}")
+    return kind, key
+
+
+def _numeric(kind: str, key: str) -> bool:
+    return kind == "metric" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
+
+
+def parse_filter(text: str | None) -> list[Clause]:
+    """The clauses of an MLflow filter string (empty or None: no clauses)."""
+    if text is None or not text.strip():
+        return []
+    toks, i, clauses = _tokens(text), 0, []
+
+    def take() -> tuple[str, str, int]:
+        nonlocal i
+        if i >= len(toks):
+            raise BadSearch("the filter ends in the middle of a clause")
+        i += 1
+        return toks[i - 1]
+
+    while True:
+        kind, key = _identifier(take())
+        typ, word, pos = take()
+        op = word.upper() if typ == "word" else {"==": "=", "<>": "!="}.get(word, word)
+        if op == "NOT":
+            nxt = take()
+            if nxt[1].upper() != "IN":
+                raise BadSearch(f"expected IN after NOT at position {nxt[2]}")
+            op = "NOT IN"
+        if typ not in ("op", "word") or op not in NUMERIC_OPS | STRING_OPS:
+            raise BadSearch(f"unknown comparator {word!r} at position {pos}")
+        numeric = _numeric(kind, key)
+        allowed = NUMERIC_OPS if numeric else STRING_OPS
+        if op not in allowed:
+            raise BadSearch(
+                f"{op} does not apply to {kind} {key!r}; use one of {', '.join(sorted(allowed))}"
+            )
+        if op in ("IN", "NOT IN"):
+            if take()[1] != "(":
+                raise BadSearch(f"{op} takes a parenthesised list of quoted strings")
+            items = []
+            while True:
+                vt, vtext, vpos = take()
+                if vt != "quoted":
+                    raise BadSearch(f"expected a quoted string at position {vpos}, got {vtext!r}")
+                items.append(_unquote(vtext))
+                sep = take()
+                if sep[1] == ")":
+                    break
+                if sep[1] != ",":
+                    raise BadSearch(f"expected , or ) at position {sep[2]}")
+            value: Any = tuple(items)
+        else:
+            vt, vtext, vpos = take()
+            if numeric:
+                if vt != "number":
+                    raise BadSearch(
+                        f"{kind} {key!r} compares with a number; got {vtext!r} at position {vpos}"
+                    )
+                value = float(vtext)
+            else:
+                if vt != "quoted":
+                    raise BadSearch(
+                        f"{kind} {key!r} compares with a quoted string; got {vtext!r} "
+                        f"at position {vpos}"
+                    )
+                value = _unquote(vtext)
+        clauses.append(Clause(kind, key, op, value))
+        if i == len(toks):
+            return clauses
+        typ, word, pos = take()
+        if word.upper() != "AND":
+            raise BadSearch(f"expected AND at position {pos}, got {word!r} (OR is not supported)")
+
+
+def parse_order_by(items: list[str] | None) -> list[OrderBy]:
+    """`["metrics.loss ASC", "attributes.start_time"]`: direction defaults to ascending."""
+    out = []
+    for item in items or []:
+        toks = _tokens(item)
+        if not toks or len(toks) > 2:
+            raise BadSearch(f"order_by {item!r}: expected '<identifier> [ASC|DESC]'")
+        kind, key = _identifier(toks[0])
+        direction = toks[1][1].upper() if len(toks) == 2 else "ASC"
+        if direction not in ("ASC", "DESC"):
+            raise BadSearch(f"order_by {item!r}: direction must be ASC or DESC")
+        out.append(OrderBy(kind, key, direction == "ASC"))
+    return out
+
+
+def _like(pattern: str, flags: int = 0) -> re.Pattern:
+    parts = (".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), flags | re.DOTALL)
+
+
+def clause_matches(clause: Clause, run: RunView) -> bool:
+    have = run.value(clause.kind, clause.key)
+    if have is None:
+        return False
+    op, want = clause.op, clause.value
+    if _numeric(clause.kind, clause.key):
+        have = float(have)
+        if math.isnan(have):
+            return op == "!="
+        compare: dict[str, Callable[[float, float], bool]] = {
+            "=": lambda a, b: a == b, "!=": lambda a, b: a != b,
+            "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+            ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
+        }  # fmt: skip
+        return compare[op](have, want)
+    have = str(have)
+    if op == "=":
+        return have == want
+    if op == "!=":
+        return have != want
+    if op == "LIKE":
+        return _like(want).fullmatch(have) is not None
+    if op == "ILIKE":
+        return _like(want, re.IGNORECASE).fullmatch(have) is not None
+    if op == "IN":
+        return have in want
+    return have not in want  # NOT IN
+
+
+def matches(clauses: list[Clause], run: RunView) -> bool:
+    return all(clause_matches(c, run) for c in clauses)
+
+
+def sort_runs(runs: list[RunView], order: list[OrderBy]) -> list[RunView]:
+    """Stable sort by each OrderBy, last key first; runs lacking the value sort last either way
+    (NaN metrics sort after every number, before missing ones)."""
+    out = list(runs)
+    for ob in reversed(order):
+        numeric = _numeric(ob.kind, ob.key)
+
+        def key(run: RunView, ob: OrderBy = ob, numeric: bool = numeric):
+            v = run.value(ob.kind, ob.key)
+            if v is None:
+                return (2, 0)
+            if numeric:
+                v = float(v)
+                if math.isnan(v):
+                    return (1, 0)
+                return (0, v if ob.ascending else -v)
+            return (0, str(v))
+
+        present = [r for r in out if key(r)[0] == 0]
+        rest = [r for r in out if key(r)[0] != 0]
+        reverse = not ob.ascending and not numeric
+        present.sort(key=key, reverse=reverse)
+        rest.sort(key=lambda r: key(r)[0])
+        out = present + rest
+    return out
