@@ -12,8 +12,9 @@ A run that lacks the metric, param or tag a clause names does not match it, as i
 from __future__ import annotations
 
 import math
+import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,10 @@ STRING_ATTRIBUTES = {"run_id", "run_name", "status", "artifact_uri", "user_id", 
 ATTRIBUTE_ALIASES = {"created": "start_time", "run name": "run_name", "runname": "run_name"}
 NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
 STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
+COMPARE = {
+    "=": operator.eq, "!=": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
 
 
 class BadSearch(ValueError):
@@ -233,20 +238,10 @@ def clause_matches(clause: Clause, run: RunView) -> bool:
         return False
     op, want = clause.op, clause.value
     if _numeric(clause.kind, clause.key):
-        have = float(have)
-        if math.isnan(have):
-            return op == "!="
-        compare: dict[str, Callable[[float, float], bool]] = {
-            "=": lambda a, b: a == b, "!=": lambda a, b: a != b,
-            "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-            ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-        }  # fmt: skip
-        return compare[op](have, want)
+        return COMPARE[op](float(have), want)  # NaN: only != is true, as in IEEE 754
     have = str(have)
-    if op == "=":
-        return have == want
-    if op == "!=":
-        return have != want
+    if op in COMPARE:  # = and !=
+        return COMPARE[op](have, want)
     if op == "LIKE":
         return _like(want).fullmatch(have) is not None
     if op == "ILIKE":
@@ -266,22 +261,15 @@ def sort_runs(runs: list[RunView], order: list[OrderBy]) -> list[RunView]:
     out = list(runs)
     for ob in reversed(order):
         numeric = _numeric(ob.kind, ob.key)
-
-        def key(run: RunView, ob: OrderBy = ob, numeric: bool = numeric):
+        present, nan, missing = [], [], []
+        for run in out:
             v = run.value(ob.kind, ob.key)
             if v is None:
-                return (2, 0)
-            if numeric:
-                v = float(v)
-                if math.isnan(v):
-                    return (1, 0)
-                return (0, v if ob.ascending else -v)
-            return (0, str(v))
-
-        present = [r for r in out if key(r)[0] == 0]
-        rest = [r for r in out if key(r)[0] != 0]
-        reverse = not ob.ascending and not numeric
-        present.sort(key=key, reverse=reverse)
-        rest.sort(key=lambda r: key(r)[0])
-        out = present + rest
+                missing.append(run)
+            elif numeric and math.isnan(float(v)):
+                nan.append(run)
+            else:
+                present.append((float(v) if numeric else str(v), run))
+        present.sort(key=lambda pair: pair[0], reverse=not ob.ascending)  # reverse stays stable
+        out = [run for _, run in present] + nan + missing
     return out
