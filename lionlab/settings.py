@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         description="Largest metric batch accepted: len(steps) x number of keys.",
     )
     max_body_bytes: int = Field(default=32 * 1024 * 1024, description="Largest request body.")
+    artifacts_dir: Path | None = Field(
+        default=None,
+        description="Where runs' artifacts (files logged through the MLflow-compatible API) "
+        "are kept, one folder per run. Default: data_dir/artifacts.",
+    )
+    max_artifact_bytes: int = Field(
+        default=1024**3, ge=1, description="Largest artifact file one upload may store."
+    )
 
     # --- jobs ----------------------------------------------------------------------------
     lost_after: float = Field(
@@ -153,6 +161,10 @@ class Settings(BaseSettings):
     @property
     def resolved_checkpoint_dir(self) -> Path:
         return (self.checkpoint_dir or self.data_dir / "checkpoints").expanduser()
+
+    @property
+    def resolved_artifacts_dir(self) -> Path:
+        return (self.artifacts_dir or self.data_dir / "artifacts").expanduser()
 
     @property
     def resolved_spool_dir(self) -> Path:

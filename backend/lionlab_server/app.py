@@ -32,6 +32,8 @@ from lionlab_server.api.routes import (
 )
 from lionlab_server.api.validation import RequestLimits
 from lionlab_server.db import make_engine, make_sessionmaker
+from lionlab_server.mlflow import artifacts as mlflow_artifacts
+from lionlab_server.mlflow import routes as mlflow_routes
 from lionlab_server.services import write_queue
 from lionlab_server.services.dispatch import Dispatcher, Reaper
 from lionlab_server.services.webhooks import Deliverer
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(
             module.router, prefix=API_PREFIX, responses=errors.responses(*errors.COMMON)
         )
+    mlflow_routes.install(app)
+    mlflow_artifacts.install(app)
     errors.install(app)
     web.install(app)
 

@@ -78,6 +78,21 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Deleted through the MLflow-compatible API (an experiment's lifecycle_stage "deleted"):
+    # kept, with its runs, until restored.
+    deleted_at: Mapped[datetime | None]
+
+
+class ExperimentTag(Base):
+    """A key/value tag of a project, as MLflow clients set them on experiments."""
+
+    __tablename__ = "experiment_tags"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class ApiToken(Base):
@@ -230,6 +245,19 @@ class Run(Base):
         ForeignKey("sweeps.id", ondelete="CASCADE"), index=True
     )
     trial_index: Mapped[int | None] = mapped_column(Integer)
+    # Deleted through the MLflow-compatible API (lifecycle_stage "deleted"), until restored.
+    deleted_at: Mapped[datetime | None]
+
+
+class RunKeyTag(Base):
+    """A key/value tag of a run, as MLflow clients set them (`mlflow.source.name`, ...);
+    the run's labels are `run_tags`."""
+
+    __tablename__ = "run_key_tags"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class RunTag(Base):

@@ -124,6 +124,12 @@ def _world(app, api) -> World:
         json={"url": "http://127.0.0.1:9/hook", "events": ["run.failed"]},
     ).json()
     sweep_id = _sweep(api, a["id"])
+    uploaded = api.client.put(
+        f"/api/2.0/mlflow-artifacts/artifacts/{a['id']}/{run['id']}/artifacts/matrix.txt",
+        content=f"{MARKER} artifact",
+        headers=api.headers,
+    )
+    assert uploaded.status_code == 200, uploaded.text
     with app.state.sessionmaker() as s, s.begin():
         admin = users.create_user(s, "matrix-admin", is_admin=True)
         owner = users.create_user(s, "matrix-owner")
@@ -160,6 +166,13 @@ def _world(app, api) -> World:
         "run": run["id"],
         "key": "loss",
         "secret": "lll_not-a-link",
+        # the MLflow-compatible API's names for A's objects
+        "experiment_id": a["id"],
+        "experiment_name": a["name"],
+        "metric_key": "loss",
+        "run_ids": run["id"],
+        "path": f"{a['id']}/{run['id']}/artifacts",
+        "artifact_path": f"{a['id']}/{run['id']}/artifacts/matrix.txt",
     }
     w.ids.update(_extra_ids(app, a["id"]))
     w.callers = [
@@ -218,12 +231,47 @@ def _bodies(w: World) -> dict[tuple[str, str], dict]:
     a = w.ids["project_id"]
     job = JOB
     return {
+        **_mlflow_bodies(w),
         ("POST", "/api/v1/runs"): {"project_id": a, "name": "m"},
         ("POST", "/api/v1/sweeps"): {"project_id": a, "spec": "not: [a valid spec"},
         ("POST", "/api/v1/jobs/check"): {"project_id": a, "name": "m", "job": job},
         ("POST", "/api/v1/tokens"): {"name": "m", "project_id": a},
         ("POST", "/api/v1/shares"): {"kind": "run", "object_id": w.ids["run_id"]},
     }
+
+
+MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+
+
+def _mlflow_bodies(w: World) -> dict[tuple[str, str], dict]:
+    """The MLflow-compatible API names its experiment or run in the body: A's."""
+    a, run = str(w.ids["project_id"]), str(w.ids["run_id"])
+    bodies = {
+        "experiments/delete": {"experiment_id": a},
+        "experiments/restore": {"experiment_id": a},
+        "experiments/update": {"experiment_id": a, "new_name": f"{MARKER}-project"},
+        "experiments/set-experiment-tag": {"experiment_id": a, "key": "k", "value": "v"},
+        "runs/create": {"experiment_id": a},
+        "runs/update": {"run_id": run, "run_name": f"{MARKER}-run"},
+        "runs/delete": {"run_id": run},
+        "runs/restore": {"run_id": run},
+        "runs/log-metric": {"run_id": run, "key": "loss", "value": 1.0, "step": 5},
+        "runs/log-parameter": {"run_id": run, "key": "p", "value": "1"},
+        "runs/set-tag": {"run_id": run, "key": "k", "value": "v"},
+        "runs/delete-tag": {"run_id": run, "key": "k"},
+        "runs/log-batch": {"run_id": run, "params": [{"key": "p", "value": "1"}]},
+    }
+    out = {}
+    for prefix in MLFLOW_PREFIXES:
+        for route, body in bodies.items():
+            out[("POST", f"{prefix}/{route}")] = body
+        for method in ("PUT", "DELETE"):
+            out[(method, f"{prefix}-artifacts/artifacts/{{artifact_path:path}}")] = {}
+    return out
+
+
+# Query parameters and path parts that name one of project A's objects.
+NAMES_A = {"run", "run_id", "run_ids", "experiment_id", "experiment_name", "path"}
 
 
 # Routes whose handler looks up the object it names itself (not a project object): a caller
@@ -265,7 +313,7 @@ def _expect(method: str, path: str, req: Requirement, caller: Caller, names_a: b
 
 
 def _request(client, w: World, method: str, path: str, caller: Caller, req: Requirement):
-    url = re.sub(r"\{(\w+)\}", lambda m: str(w.ids[m.group(1)]), path)
+    url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(w.ids[m.group(1)]), path)
     api = req.where == "api"
     headers, cookies = caller.headers(api, method)
     body = _bodies(w).get((method, path))
@@ -281,7 +329,7 @@ def _request(client, w: World, method: str, path: str, caller: Caller, req: Requ
     if method in ("POST", "PUT", "PATCH"):
         kw["json"] = body if body is not None else {}
     r = client.request(method, url, **kw)
-    names_a = body is not None or "run" in params
+    names_a = body is not None or bool(NAMES_A & set(params))
     return r, names_a
 
 
@@ -344,7 +392,7 @@ def test_every_route_answers_every_caller_by_the_rules(app, api):
     problems = []
     for method, path, req in routes:
         for caller in w.callers:
-            expected = _expect(method, path, req, caller, _names_a(w, method, path))
+            expected = _expect(method, path, req, caller, _names_a(w, method, path, app))
             if expected == "public":  # it needs no caller: asked once, without one
                 if caller.kind == "anonymous" and caller.bearer is None:
                     r, _ = _request(client, w, method, path, caller, req)
@@ -396,8 +444,12 @@ def _rank(caller: Caller) -> int:
     return int(caller.role or 0)
 
 
-def _names_a(w: World, method: str, path: str) -> bool:
-    return (method, path) in _bodies(w) or path in ("/api/v1/series", "/api/v1/views/compare")
+def _names_a(w: World, method: str, path: str, app=None) -> bool:
+    if (method, path) in _bodies(w) or path in ("/api/v1/series", "/api/v1/views/compare"):
+        return True
+    if "{artifact_path" in path:
+        return True
+    return app is not None and bool(NAMES_A & set(_query_params(app, method, path)))
 
 
 def _admin_only(routes, mp) -> bool:
@@ -525,9 +577,9 @@ def test_legacy_tokens_keep_working_after_the_migration(app, api):
 def test_tokens_made_before_the_users_migration_keep_working(tmp_path):
     """Tokens stored at revision 0010 (admin, and project tokens) resolve after the upgrade:
     the admin token as an admin, the project token as its project's owner only."""
-    from alembic import command
     from sqlalchemy import text
 
+    from alembic import command
     from lionlab_server import migrate
     from lionlab_server.db import make_engine, make_sessionmaker
 

@@ -18,7 +18,7 @@ from lionlab_server.services import sweeps
 from lionlab_server.store import audit
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import resolve_token
-from lionlab_server.store.users import resolve_session
+from lionlab_server.store.users import resolve_basic, resolve_session
 
 bearer = HTTPBearer(auto_error=False, description="A LionLab API token (llk_...).")
 
@@ -82,6 +82,9 @@ def request_credential(
     """
     if credentials is not None:
         return ("token", credentials.credentials)
+    scheme, _, basic = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic" and basic.strip():
+        return ("basic", basic.strip())  # a user's name and password (MLflow clients)
     share = request.headers.get(SHARE_HEADER)
     if share:  # a signed-in user's view of a share page is the link's, not the user's
         return ("share", share)
@@ -102,12 +105,21 @@ def resolve_credential(request: Request, session: Session, credential: Credentia
         scope = cache.get(credential)
     if scope is None:
         kind, secret = credential
-        scope = RESOLVERS[kind](session, secret)
+        if kind == "basic":
+            address = request.client.host if request.client else None
+            scope = resolve_basic(session, secret, address)
+        else:
+            scope = RESOLVERS[kind](session, secret)
         end_read(session)
         if scope is not None:
             with _token_cache_lock:
                 cache[credential] = scope
     return scope
+
+
+def is_writing(session: Session) -> bool:
+    """The request's write transaction (WriteSessionDep) has begun on `session`."""
+    return bool(session.info.get(_WRITING))
 
 
 def end_read(session: Session) -> None:
@@ -140,6 +152,7 @@ def authenticate(
         message = {
             "session": "signed out, expired or disabled: sign in again on the dashboard",
             "share": "this share link has expired or was revoked: ask for a new one",
+            "basic": "wrong username or password (or too many failures: wait and retry)",
         }.get(credential[0], "unknown or revoked API token: check the Authorization header")
         raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
     return scope

@@ -12,6 +12,8 @@ from starlette.exceptions import HTTPException
 from lionlab.sweeps import SpecError
 from lionlab.sweeps.errors import sentence
 from lionlab_server.errors import Conflict, Forbidden, InputError, NotFound
+from lionlab_server.mlflow.protocol import CODE_OF_STATUS, MlflowError, error_json
+from lionlab_server.mlflow.protocol import PREFIXES as MLFLOW_PREFIXES
 
 
 class ErrorItem(BaseModel):
@@ -49,14 +51,34 @@ def error_body(loc: list, msg: str, kind: str) -> dict:
     return {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
 
 
-def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+def _is_mlflow(request: Request) -> bool:
+    return request.url.path.startswith(MLFLOW_PREFIXES)
+
+
+def _mlflow_answer(status: int, message: str, headers=None, code: str | None = None):
+    """MLflow's error body {"error_code", "message"}, so mlflow clients raise the
+    MlflowException they would raise against MLflow. Bad input is a 4xx (the client retries
+    5xx for minutes)."""
+    if code is None:
+        code = CODE_OF_STATUS.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
+    return JSONResponse(error_json(code, message), status_code=status, headers=headers)
+
+
+def _answer(request: Request, status: int, loc: list, msg: str, kind: str, headers=None):
+    if _is_mlflow(request):
+        if status == 404 and kind == "not_found" and not loc:
+            return _mlflow_answer(status, msg, headers, "ENDPOINT_NOT_FOUND")
+        return _mlflow_answer(400 if status == 422 else status, msg, headers)
+    return JSONResponse(error_body(loc, msg, kind), status_code=status, headers=headers)
+
+
+def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     """FastAPI's own errors (401, 403, an unknown path) in the same body as the others."""
     kind = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(exc.status_code, "http")
-    body = error_body([], str(exc.detail), kind)
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    return _answer(request, exc.status_code, [], str(exc.detail), kind, exc.headers)
 
 
-def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = []
     for err in exc.errors():
         msg = err.get("msg", "")
@@ -64,6 +86,11 @@ def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
             reason = (err.get("ctx") or {}).get("error", "")
             msg = f"the body is not valid JSON ({reason}); send a JSON object"
         errors.append({"loc": list(err.get("loc", ())), "msg": msg, "type": err.get("type")})
+    if _is_mlflow(request):
+        message = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'][1:]) or 'body'}: {e['msg']}" for e in errors
+        )
+        return _mlflow_answer(400, f"invalid request: {message}")
     status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
     return JSONResponse({"detail": errors}, status_code=status)
 
@@ -81,33 +108,30 @@ def _invalid_spec(_: Request, exc: SpecError) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
-def _database_down(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(
-        error_body(
-            [], "the database is unavailable right now; retry shortly", "database_unavailable"
-        ),
-        status_code=503,
-        headers={"Retry-After": "2"},
-    )
+def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    msg = "the database is unavailable right now; retry shortly"
+    return _answer(request, 503, [], msg, "database_unavailable", {"Retry-After": "2"})
+
+
+def _mlflow_error(request: Request, exc: MlflowError) -> JSONResponse:
+    return _mlflow_answer(exc.status_code, str(exc), code=exc.code)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(
-        NotFound, lambda _, e: JSONResponse(error_body(["path", e.field], str(e), "not_found"), 404)
+        NotFound, lambda r, e: _answer(r, 404, ["path", e.field], str(e), "not_found")
     )
     app.add_exception_handler(
-        Conflict, lambda _, e: JSONResponse(error_body(["body", e.field], str(e), "conflict"), 409)
+        Conflict, lambda r, e: _answer(r, 409, ["body", e.field], str(e), "conflict")
     )
     app.add_exception_handler(
-        InputError,
-        lambda _, e: JSONResponse(error_body(list(e.loc), str(e), "invalid"), e.status_code),
+        InputError, lambda r, e: _answer(r, e.status_code, list(e.loc), str(e), "invalid")
     )
     app.add_exception_handler(SpecError, _invalid_spec)
-    app.add_exception_handler(
-        Forbidden, lambda _, e: JSONResponse(error_body([], str(e), "forbidden"), 403)
-    )
+    app.add_exception_handler(Forbidden, lambda r, e: _answer(r, 403, [], str(e), "forbidden"))
+    app.add_exception_handler(MlflowError, _mlflow_error)
     # A database restart surfaces as one of these on connections opened before it.
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)

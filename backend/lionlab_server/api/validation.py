@@ -28,6 +28,8 @@ from pydantic_core import PydanticCustomError
 
 from lionlab.json_values import MAX_DEPTH, JsonValueError, check_json_value, text_problem
 from lionlab_server.api.errors import error_body
+from lionlab_server.mlflow.protocol import CODE_OF_STATUS, error_json
+from lionlab_server.mlflow.protocol import PREFIXES as MLFLOW_PREFIXES
 
 MAX_ID = 2**31 - 1
 MAX_STEP = 2**53 - 1
@@ -130,7 +132,11 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 BoundedJson = BeforeValidator(_json_object)
 
 
-def error_response(loc: list, msg: str, kind: str, status: int) -> JSONResponse:
+def error_response(loc: list, msg: str, kind: str, status: int, path: str = "") -> JSONResponse:
+    """An error answer; on the MLflow-compatible API's paths in MLflow's body (422 is 400)."""
+    if path.startswith(MLFLOW_PREFIXES):
+        code = CODE_OF_STATUS.get(status, "INVALID_PARAMETER_VALUE")
+        return JSONResponse(error_json(code, msg), status_code=400 if status == 422 else status)
     return JSONResponse(error_body(loc, msg, kind), status_code=status)
 
 
@@ -158,6 +164,11 @@ def _nul_query_param(query_string: bytes) -> str | None:
     return None
 
 
+# Uploads whose bodies are files, not JSON: their routes stream them to disk under their own
+# size limit (LIONLAB_MAX_ARTIFACT_BYTES) instead of the body being read into memory here.
+STREAMED_UPLOADS = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
+
+
 class RequestLimits:
     """ASGI middleware: the body size limit (413), the JSON depth limit and NUL in query
     parameters (422), for every route, before any of it is parsed or stored."""
@@ -176,10 +187,25 @@ class RequestLimits:
                 "must not contain NUL (\\x00) characters",
                 "nul_character",
                 422,
+                scope["path"],
             )(scope, receive, send)
             return
-        limit = scope["app"].state.settings.max_body_bytes
-        raw, refusal = await _read_body(scope, receive, limit)
+        settings = scope["app"].state.settings
+        if scope["method"] == "PUT" and scope["path"].startswith(STREAMED_UPLOADS):
+            # artifact files: streamed to disk by their route, which counts the bytes
+            declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > settings.max_artifact_bytes:
+                await error_response(
+                    ["body"],
+                    f"the file is over LIONLAB_MAX_ARTIFACT_BYTES ({settings.max_artifact_bytes})",
+                    "body_too_large",
+                    413,
+                    scope["path"],
+                )(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        raw, refusal = await _read_body(scope, receive, settings.max_body_bytes)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -193,6 +219,7 @@ async def _read_body(scope, receive, limit: int) -> tuple[bytes, JSONResponse | 
         "config or spec",
         "body_too_large",
         413,
+        scope["path"],
     )
     declared = dict(scope.get("headers", [])).get(b"content-length", b"")
     if declared.isdigit() and int(declared) > limit:
@@ -210,7 +237,7 @@ async def _read_body(scope, receive, limit: int) -> tuple[bytes, JSONResponse | 
     raw = b"".join(chunks)
     if body_depth(raw) > MAX_BODY_DEPTH:
         msg = f"the body nests objects or arrays deeper than {MAX_BODY_DEPTH} levels"
-        return raw, error_response(["body"], msg, "json_too_deep", 422)
+        return raw, error_response(["body"], msg, "json_too_deep", 422, scope["path"])
     return raw, None
 
 

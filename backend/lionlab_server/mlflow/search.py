@@ -26,6 +26,9 @@ KINDS = {
 }  # fmt: skip
 NUMERIC_ATTRIBUTES = {"start_time", "end_time", "duration"}
 STRING_ATTRIBUTES = {"run_id", "run_name", "status", "artifact_uri", "user_id", "lifecycle_stage"}
+# search_experiments names its attributes bare (`name LIKE 'lion%'`) or as attribute.<name>.
+EXPERIMENT_NUMERIC = {"creation_time", "last_update_time"}
+EXPERIMENT_ATTRIBUTES = {"name"} | EXPERIMENT_NUMERIC
 ATTRIBUTE_ALIASES = {"created": "start_time", "run name": "run_name", "runname": "run_name"}
 NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
 STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"}
@@ -117,35 +120,41 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", body)
 
 
-def _identifier(tok: tuple[str, str, int]) -> tuple[str, str]:
+def _identifier(tok: tuple[str, str, int], experiments: bool = False) -> tuple[str, str]:
     typ, text, pos = tok
+    if experiments and typ == "word" and text.lower() in EXPERIMENT_ATTRIBUTES:
+        return "attribute", text.lower()
     if typ not in ("word", "ident") or "." not in text:
         raise BadSearch(
             f"expected an identifier like metrics.loss or params.lr at position {pos}, got {text!r}"
         )
     prefix, key = text.split(".", 1)
     kind = KINDS.get(prefix.lower())
-    if kind is None:
-        raise BadSearch(
-            f"unknown entity type {prefix!r} at position {pos}: use metrics., params., tags. "
-            "or attributes."
-        )
+    if kind is None or (experiments and kind in ("metric", "param")):
+        use = "tags. or attribute." if experiments else "metrics., params., tags. or attributes."
+        raise BadSearch(f"unknown entity type {prefix!r} at position {pos}: use {use}")
     if not key:
         raise BadSearch(f"{text!r} at position {pos} names no key")
     if kind == "attribute":
-        key = ATTRIBUTE_ALIASES.get(key.lower(), key)
-        if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
-            known = ", ".join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES))
+        known_keys = (
+            EXPERIMENT_ATTRIBUTES if experiments else NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES
+        )
+        key = key.lower() if experiments else ATTRIBUTE_ALIASES.get(key.lower(), key)
+        if key not in known_keys:
+            known = ", ".join(sorted(known_keys))
             raise BadSearch(f"unknown attribute {key!r}; searchable attributes: {known}")
     return kind, key
 
 
 def _numeric(kind: str, key: str) -> bool:
-    return kind == "metric" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
+    return kind == "metric" or (
+        kind == "attribute" and key in NUMERIC_ATTRIBUTES | EXPERIMENT_NUMERIC
+    )
 
 
-def parse_filter(text: str | None) -> list[Clause]:
-    """The clauses of an MLflow filter string (empty or None: no clauses)."""
+def parse_filter(text: str | None, experiments: bool = False) -> list[Clause]:
+    """The clauses of an MLflow filter string (empty or None: no clauses); `experiments`:
+    search_experiments' grammar (tags and the experiment attributes)."""
     if text is None or not text.strip():
         return []
     toks, i, clauses = _tokens(text), 0, []
@@ -158,7 +167,7 @@ def parse_filter(text: str | None) -> list[Clause]:
         return toks[i - 1]
 
     while True:
-        kind, key = _identifier(take())
+        kind, key = _identifier(take(), experiments)
         typ, word, pos = take()
         op = word.upper() if typ == "word" else {"==": "=", "<>": "!="}.get(word, word)
         if op == "NOT":
@@ -212,14 +221,14 @@ def parse_filter(text: str | None) -> list[Clause]:
             raise BadSearch(f"expected AND at position {pos}, got {word!r} (OR is not supported)")
 
 
-def parse_order_by(items: list[str] | None) -> list[OrderBy]:
+def parse_order_by(items: list[str] | None, experiments: bool = False) -> list[OrderBy]:
     """`["metrics.loss ASC", "attributes.start_time"]`: direction defaults to ascending."""
     out = []
     for item in items or []:
         toks = _tokens(item)
         if not toks or len(toks) > 2:
             raise BadSearch(f"order_by {item!r}: expected '<identifier> [ASC|DESC]'")
-        kind, key = _identifier(toks[0])
+        kind, key = _identifier(toks[0], experiments)
         direction = toks[1][1].upper() if len(toks) == 2 else "ASC"
         if direction not in ("ASC", "DESC"):
             raise BadSearch(f"order_by {item!r}: direction must be ASC or DESC")

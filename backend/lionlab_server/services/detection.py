@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy.orm import Session
 
+from lionlab import known_keys
 from lionlab.detect import OnlineDetectors
 from lionlab.lifecycle import RunStatus
 from lionlab_server.models import Run
@@ -21,8 +22,8 @@ from lionlab_server.store import lifecycle
 from lionlab_server.store.metrics import KeyPoints
 
 # Detector input -> the metric keys that feed it, first match wins (workers log train_loss;
-# users' scripts often log loss).
-INPUTS = {"loss": ("train_loss", "loss"), "grad_norm": ("grad_norm",), "lr": ("lr",)}
+# users' scripts and other tools' loggers often log loss: lionlab/known_keys.py).
+INPUTS = {"loss": known_keys.LOSS, "grad_norm": known_keys.GRAD_NORM, "lr": known_keys.LR}
 
 
 def detector_rows(batch: list[KeyPoints]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -30,6 +30,8 @@ ACTIONS: frozenset[str] = frozenset(
         "run.cancelled",
         "run.rerun",  # the new run; detail.from_run is the one re-run
         "note.edited",  # a run's note (detail.chars 0: removed)
+        "run.deleted",  # through the MLflow-compatible API: kept until restored
+        "run.restored",
         # sweeps
         "sweep.created",
         "sweep.cancelled",
@@ -42,6 +44,8 @@ ACTIONS: frozenset[str] = frozenset(
         # projects, tokens, users
         "project.created",
         "project.deleted",
+        "project.restored",  # an MLflow experiment deleted, then restored
+        "project.renamed",
         "token.created",
         "token.revoked",
         "password.changed",

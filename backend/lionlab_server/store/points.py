@@ -17,17 +17,21 @@ EMPTY = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def read_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> Arrays:
-    """(steps, values, walls) of stored points with lo <= step <= hi, sorted by step."""
+def read_points(
+    session: Session, run_id: int, key_id: int, lo: int, hi: int, limit: int | None = None
+) -> Arrays:
+    """(steps, values, walls) of stored points with lo <= step <= hi, sorted by step; the
+    first `limit` of them when given."""
     if hi < lo:
         return EMPTY
+    hi = min(hi, 2**63 - 1)
     if is_postgres(session):
-        return _pg_read(session, run_id, key_id, lo, hi)
+        return _pg_read(session, run_id, key_id, lo, hi, limit)
     raw = session.connection().connection.driver_connection
     rows = raw.execute(
         "SELECT step, value, wall_time FROM metric_points "
-        "WHERE run_id = ? AND key_id = ? AND step BETWEEN ? AND ? ORDER BY step",
-        (run_id, key_id, lo, hi),
+        "WHERE run_id = ? AND key_id = ? AND step BETWEEN ? AND ? ORDER BY step LIMIT ?",
+        (run_id, key_id, lo, hi, -1 if limit is None else limit),
     ).fetchall()
     if not rows:
         return EMPTY
@@ -35,11 +39,14 @@ def read_points(session: Session, run_id: int, key_id: int, lo: int, hi: int) ->
     return arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2]
 
 
-def _pg_read(session: Session, run_id: int, key_id: int, lo: int, hi: int) -> Arrays:
+def _pg_read(
+    session: Session, run_id: int, key_id: int, lo: int, hi: int, limit: int | None
+) -> Arrays:
     steps, values, walls = fetch_packed(
         session,
         "SELECT step, value, wall_time FROM metric_points WHERE run_id = :run AND key_id = :key"
-        " AND step BETWEEN :lo AND :hi ORDER BY step",
+        " AND step BETWEEN :lo AND :hi ORDER BY step"
+        + ("" if limit is None else f" LIMIT {int(limit)}"),
         {"run": run_id, "key": key_id, "lo": lo, "hi": hi},
         [("step", "i8"), ("value", "f8"), ("wall_time", "f8")],
     )

@@ -8,6 +8,7 @@ projects granted to the user or its teams (store/grants.py).
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +19,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from lionlab.json_values import text_problem
+from lionlab_server.db import begin_write
 from lionlab_server.errors import Conflict, NotFound
 from lionlab_server.models import SignInFailure, SignInLink, User, UserSession, utcnow
 from lionlab_server.store.grants import user_scope
@@ -163,6 +166,30 @@ def check_password(session: Session, username: str, password: str) -> UserInfo |
     if not _hasher.verify(password, row.password_hash) or row.disabled:
         return None
     return _info(row)
+
+
+def resolve_basic(session: Session, secret: str, address: str | None) -> Scope | None:
+    """The scope of HTTP Basic credentials (base64 of `username:password`, what MLflow
+    clients send from MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD). Failures count
+    against the same (username, address) limit as the sign-in page's, in their own
+    transaction."""
+    try:
+        username, _, password = base64.b64decode(secret, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not username or text_problem(username) or len(username) > 200 or len(password) > 1024:
+        return None
+    if sign_in_wait(session, username, address):
+        return None
+    user = check_password(session, username, password)
+    session.rollback()  # the hash was checked outside any write transaction
+    if user is None:
+        with Session(bind=session.get_bind()) as writer:
+            begin_write(writer)
+            record_failure(writer, username, address)
+            writer.commit()
+        return None
+    return user_scope(session, user.id, user.username, user.is_admin)
 
 
 # --- sessions ----------------------------------------------------------------------------
