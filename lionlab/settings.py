@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # --- worker / SDK --------------------------------------------------------------------
     api_url: str = Field(default="", description="Where workers and the SDK reach the API.")
     api_token: str = Field(default="", description="Token workers and the SDK send.")
+    project: str = Field(
+        default="default",
+        description="The project the Hugging Face and Lightning integrations log to when "
+        "none is passed.",
+    )
     spool_dir: Path | None = Field(
         default=None,
         description="Where the SDK keeps points the server does not have yet (offline runs, "

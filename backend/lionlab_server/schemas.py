@@ -218,6 +218,11 @@ class IngestResult(BaseModel):
     flags: list[dict] = Field(
         default_factory=list, description="Detector flags this batch raised (see /flags)."
     )
+    stop: str | None = Field(
+        default=None,
+        description="Set when the logger should stop training: the run's stop request "
+        "(cancelled, diverged, stopped_early), or the end someone else gave a script's run.",
+    )
 
 
 class Series(BaseModel):

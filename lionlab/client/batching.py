@@ -95,8 +95,15 @@ class BatchSender:
         spool: RunSpool | None = None,
         memory_points: int | None = None,
         offline: bool = False,
+        watch_stop: float | None = None,
     ):
         self.api, self.interval, self.batch_points = api, interval, batch_points
+        # Why the server wants training to stop (cancelled, diverged, stopped_early), from
+        # each batch's answer and, with `watch_stop` = N, a look at the run every N s idle.
+        self.stop: str | None = None
+        self.diverged = False  # a batch's answer carried a divergence flag
+        self.watch_stop = watch_stop
+        self._last_answer = time.monotonic()
         self.run_id: int | None = run_id if isinstance(run_id, int) else None
         self._create = None if isinstance(run_id, int) else run_id
         self.headers = {} if attempt is None else {ATTEMPT_HEADER: str(attempt)}
@@ -204,6 +211,7 @@ class BatchSender:
             self._wake.clear()
             try:
                 policy(self._round)
+                self._look_for_stop()
             except Exception as exc:
                 if transient(exc):  # closing while the server is unreachable
                     return
@@ -252,7 +260,32 @@ class BatchSender:
 
     def _post(self, body: dict) -> None:
         path = f"/runs/{self.run_id}/metrics"
-        self.api.post(path, body, retry_for=0, headers=self.headers)
+        answer = self.api.post(path, body, retry_for=0, headers=self.headers)
+        self._last_answer = time.monotonic()
+        if isinstance(answer, dict):
+            if answer.get("stop"):
+                self.stop = answer["stop"]
+            if any(f.get("kind") == "divergence" for f in answer.get("flags") or ()):
+                self.diverged = True
+
+    def _look_for_stop(self) -> None:
+        """While no batch goes out (evaluation, a slow step), look at the run itself every
+        `watch_stop` s: a cancel from the dashboard must reach a script that logs rarely."""
+        if self.watch_stop is None or self.run_id is None or self.stop is not None:
+            return
+        if time.monotonic() - self._last_answer < self.watch_stop:
+            return
+        self._last_answer = time.monotonic()
+        try:
+            run = self.api.request("GET", f"/runs/{self.run_id}", retry_for=0)
+        except Exception as exc:
+            if transient(exc):
+                return
+            raise
+        if run.get("stop_requested"):
+            self.stop = run["stop_requested"]
+        elif run.get("job") is None and run.get("status") != "running":
+            self.stop = run.get("status")
 
     def _pause(self, seconds: float) -> None:
         """Backoff between tries. log() and flush() do not shorten it; close() does. A full

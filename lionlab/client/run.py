@@ -79,9 +79,12 @@ class Run:
         interval: float = 1.0,
         batch_points: int = 20_000,
         memory_points: int | None = None,
+        stop_on_divergence: bool = False,
+        watch_stop: float | None = 5.0,
     ):
         self.api, self.spool = api, spool
         self.info: dict | None = None  # the server's Run object, once created
+        self.stop_on_divergence = stop_on_divergence
         self._sender = BatchSender(
             api,
             self._create,
@@ -90,6 +93,7 @@ class Run:
             spool=spool,
             memory_points=memory_points,
             offline=offline,
+            watch_stop=None if offline else watch_stop,
         )
         self._step = -1
         self._finished = False
@@ -111,6 +115,20 @@ class Run:
         step = self._step + 1 if step is None else int(step)
         self._step = max(self._step, step)
         self._sender.log({k: float(v) for k, v in metrics.items()}, step)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why LionLab asks this run to stop, else None: "cancelled" (from the dashboard or
+        the API), "diverged" (a divergence flag, with `stop_on_divergence`), "stopped_early"
+        (a sweep's ASHA). Training loops and the integrations poll it; it costs nothing."""
+        stop = self._sender.stop
+        if stop is None and self.stop_on_divergence and self._sender.diverged:
+            return "diverged"
+        return stop
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stop_reason is not None
 
     def flush(self, timeout: float | None = None) -> bool:
         """True once the server has every point logged so far (offline: the spool has)."""
@@ -136,6 +154,8 @@ class Run:
         end = {"status": status, "error": error}
         spooled = self._sender.close(timeout)
         self._raise_refusal()
+        if spooled is None and self._sender.stop not in (None, "diverged", "stopped_early"):
+            return None  # ended on the server already (cancelled there): nothing to send
         if spooled is None:
             body = {k: v for k, v in end.items() if v is not None}
             retry_for = FINISH_RETRY_S if timeout is None else min(timeout, FINISH_RETRY_S)
@@ -165,10 +185,12 @@ def init(
     api_url: str | None = None,
     token: str | None = None,
     mode: Literal["online", "offline"] = "online",
+    stop_on_divergence: bool = False,
 ) -> Run:
     """Start a run in `project` and return it at once, ready to log; the run is created
     in the background when the server answers. `mode="offline"` only writes the run's spool
-    (upload it later with `lionlab sync`)."""
+    (upload it later with `lionlab sync`). `run.stop_reason` says when LionLab asks the
+    script to stop (a cancel; with `stop_on_divergence`, a divergence flag)."""
     if mode not in ("online", "offline"):
         raise ValueError(f"mode must be 'online' or 'offline', not {mode!r}")
     settings = Settings()
@@ -190,4 +212,10 @@ def init(
     api = None if mode == "offline" else connect(api_url, token, settings)
     if mode == "offline":
         spool.create()  # the run is synced even if it logs nothing
-    return Run(api, spool, offline=mode == "offline", memory_points=settings.sdk_memory_points)
+    return Run(
+        api,
+        spool,
+        offline=mode == "offline",
+        memory_points=settings.sdk_memory_points,
+        stop_on_divergence=stop_on_divergence,
+    )

@@ -88,10 +88,10 @@ def test_a_failing_batch_stores_nothing_and_the_rest_of_its_group_is_stored(sqli
         writes.submit(_store(r, _raise if r == bad else None), 10) for r in (first, bad, last)
     ]
     gate.set()
-    assert futures[0].result(30) == (10, [])
+    assert futures[0].result(30) == (10, [], None)
     with pytest.raises(RuntimeError, match="fails after writing"):
         futures[1].result(30)
-    assert futures[2].result(30) == (10, [])
+    assert futures[2].result(30) == (10, [], None)
     writes.close()
     assert [_points(engine, r) for r in (first, bad, last)] == [10, 0, 10]
     assert len(commits) == 2  # the held batch's transaction, then one for the three
@@ -113,10 +113,10 @@ def test_a_failed_commit_writes_each_batch_of_the_group_again_alone(sqlite):
         for r in (first, bad, last)
     ]
     gate.set()
-    assert futures[0].result(30) == (10, [])
+    assert futures[0].result(30) == (10, [], None)
     with pytest.raises(Exception, match="FOREIGN KEY"):
         futures[1].result(30)
-    assert futures[2].result(30) == (10, [])
+    assert futures[2].result(30) == (10, [], None)
     writes.close()
     assert [_points(engine, r) for r in (first, bad, last)] == [10, 0, 10]
 

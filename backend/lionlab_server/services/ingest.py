@@ -14,6 +14,7 @@ import numpy as np
 import pydantic_core
 from sqlalchemy.orm import Session
 
+from lionlab.lifecycle import RunStatus
 from lionlab_server.api.validation import MAX_STEP
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
@@ -221,14 +222,26 @@ def ingest(
     attempt: int | None = None,
 ) -> tuple[int, list[dict]]:
     """Store a validated batch and run the detectors on it, in one write transaction (the
-    caller commits); returns (points written, flags raised). NotFound outside the scope;
-    Conflict when a job's batch does not come from its current attempt (`attempt`)."""
+    caller commits); returns (points written, flags raised, stop: why the logger should stop
+    training, or None). NotFound outside the scope; Conflict when a job's batch does not come
+    from its current attempt (`attempt`)."""
     begin_write(session)
     run = visible_run(session, scope, run_id)
     lifecycle.fence_writer(session, run, attempt)
     if not batch:
-        return 0, []
+        return 0, [], stop_reason(run)
     written = ingest_points(session, run_id, batch)
     flags = detection.feed(session, run, batch)
     sweeps.feed_eval(session, run, batch)
-    return written, flags
+    return written, flags, stop_reason(run)
+
+
+def stop_reason(run) -> str | None:
+    """What the run's logger should stop for: a stop request (cancel, divergence with
+    stop_on_divergence, ASHA), or a script's run ended by someone else (cancelled from the
+    dashboard)."""
+    if run.stop_requested:
+        return run.stop_requested
+    if run.job is None and run.status != RunStatus.RUNNING.value:
+        return run.status
+    return None

@@ -86,11 +86,11 @@ async def log_metrics(
     store = functools.partial(
         ingest_service.ingest, scope=scope, run_id=run_id, batch=batch, attempt=attempt
     )
-    written, flags = await request.app.state.metric_writes.write(
+    written, flags, stop = await request.app.state.metric_writes.write(
         store, sum(len(kp.steps) for kp in batch)
     )
     keys = [kp.name for kp in batch]
-    return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags)
+    return schemas.IngestResult(run_id=run_id, points=written, keys=keys, flags=flags, stop=stop)
 
 
 @router.get(
