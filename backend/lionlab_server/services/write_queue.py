@@ -38,6 +38,7 @@ Work = Callable[[Session], Any]  # stores one batch in the session's transaction
 # Bounds one transaction's length, so other writers (heartbeats, claims) wait less for the lock.
 MAX_GROUP_POINTS = 200_000
 IDLE_SECONDS = 5.0  # the writer thread ends after this long idle; the next batch starts one
+_WAKE: Any = object()  # put by close(): wakes an idle writer so it sees it is closing
 
 
 @dataclass
@@ -95,28 +96,32 @@ class GroupCommit:
     def close(self) -> None:
         """Wait until the batches queued so far are written."""
         self._closing = True
+        self._queue.put(_WAKE)  # an idle writer waits on the queue: end its wait now
         with self._lock:
             thread = self._thread
         if thread is not None:
             thread.join()
 
     def _next_group(self) -> list[_Pending] | None:
-        try:
-            first = self._queue.get(timeout=0.05 if self._closing else IDLE_SECONDS)
-        except Empty:
-            with self._lock:  # a submit either saw this thread alive or starts a new one
-                if self._queue.empty():
-                    self._thread = None
-                    return None
-            first = self._queue.get()
+        first = _WAKE
+        while first is _WAKE:
+            try:
+                first = self._queue.get(timeout=0.05 if self._closing else IDLE_SECONDS)
+            except Empty:
+                with self._lock:  # a submit either saw this thread alive or starts a new one
+                    if self._queue.empty():
+                        self._thread = None
+                        return None
+                first = self._queue.get()
         group, points = [first], first.points
         while points < self.max_points:
             try:
                 item = self._queue.get_nowait()
             except Empty:
                 break
-            group.append(item)
-            points += item.points
+            if item is not _WAKE:
+                group.append(item)
+                points += item.points
         return group
 
     def _run(self) -> None:
