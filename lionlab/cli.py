@@ -78,6 +78,43 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Copy runs from MLflow or TensorBoard into LionLab; running it again adds nothing."""
+    from pathlib import Path
+
+    import httpx
+
+    from lionlab.client import connect
+    from lionlab.importers import Writer
+
+    try:
+        writer = Writer(connect(args.api_url))
+        if args.source == "mlflow":
+            from lionlab.importers.mlflow_source import import_mlflow
+
+            import_mlflow(writer, args.tracking_uri, args.experiment)
+        else:
+            from lionlab.importers.tensorboard_source import import_tensorboard
+
+            import_tensorboard(writer, Path(args.logdir), args.project)
+    except (RuntimeError, httpx.TransportError) as exc:  # ApiError is a RuntimeError
+        print(f"error: {exc}\nrun the same import again to go on: it adds nothing twice",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    t = writer.totals
+    print(
+        f"imported {t.runs} run(s) ({t.created} new, {t.runs - t.created} already here) and "
+        f"{t.points:,} points"
+        + (
+            f"; {t.folded:,} values shared a step with a later one and were folded"
+            if t.folded
+            else ""
+        ),
+        flush=True,
+    )
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from lionlab import worker_processes
 
@@ -154,6 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--api-url", help="server URL (default: LIONLAB_API_URL or the local one)")
     p.set_defaults(func=cmd_sync)
+    p = sub.add_parser(
+        "import",
+        help="copy runs from MLflow or TensorBoard (again: adds nothing twice)",
+        description="Copy a history of runs into LionLab: experiments, runs, params, tags and "
+        "full metric histories from an MLflow tracking server, or the scalars of TensorBoard "
+        "event files (one run per folder). Each source run maps to one LionLab run, so an "
+        "import run again (or after an interruption) adds nothing twice.",
+    )
+    sources = p.add_subparsers(dest="source", required=True)
+    m = sources.add_parser("mlflow", help="from an MLflow tracking server")
+    m.add_argument("--tracking-uri", required=True, help="e.g. http://mlflow:5000")
+    m.add_argument("--experiment", help="only this experiment (default: every active one)")
+    t = sources.add_parser("tensorboard", help="from TensorBoard event files")
+    t.add_argument("logdir", help="the folder TensorBoard reads (runs are its sub-folders)")
+    t.add_argument("--project", default="tensorboard", help="LionLab project (created if missing)")
+    for q in (m, t):
+        q.add_argument("--api-url", help="server URL (default: LIONLAB_API_URL or the local one)")
+        q.set_defaults(func=cmd_import)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from lionlab.jobs import JobSpec
 from lionlab.lifecycle import RunStatus
@@ -81,6 +81,11 @@ class RunCreate(BaseModel):
         "no NaN or Infinity (JSON has none), no NUL characters.",
     )
     tags: list[Tag] = Field(default_factory=list, max_length=100)
+    started_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the run started, for a run imported from another tracker "
+        "(`lionlab import`); default: now.",
+    )
     status: Literal["running", "queued"] = Field(
         default="running",
         description="A run logged by a user's own script starts 'running'; a run with a "

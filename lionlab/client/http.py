@@ -107,24 +107,27 @@ class ApiClient:
         params: dict | None = None,
         retry_for: float | None = None,
         headers: dict[str, str] | None = None,
+        prefix: str = "/api/v1",
+        with_status: bool = False,
     ) -> Any:
-        """One API call; `retry_for=0` tries once (callers with their own backoff)."""
+        """One API call; `retry_for=0` tries once (callers with their own backoff).
+        `prefix="/api/2.0/mlflow"` calls the MLflow-compatible API; `with_status` answers
+        (status code, body), e.g. to tell a created run (201) from one found again (200)."""
         content = None if body is None else dumps(body)
         policy = retrying(
             stop_before_delay(self.retry_for if retry_for is None else retry_for),
             before_sleep=lambda s: _log_retry(method, path, s),
         )
-        return policy(self._once, method, path, content, params, headers)
+        status, answer = policy(self._once, method, prefix + path, content, params, headers)
+        return (status, answer) if with_status else answer
 
     def _once(
         self, method: str, path: str, content: bytes | None, params: dict | None, headers: dict
-    ) -> Any:
-        r = self._http.request(
-            method, f"/api/v1{path}", content=content, params=params, headers=headers
-        )
+    ) -> tuple[int, Any]:
+        r = self._http.request(method, path, content=content, params=params, headers=headers)
         if r.status_code >= 400:
             raise ApiError(r.status_code, _detail(r), _retry_after(r))
-        return r.json() if r.content else None
+        return r.status_code, (r.json() if r.content else None)
 
     def get(self, path: str, **params) -> Any:
         return self.request("GET", path, params=params or None)
@@ -151,7 +154,8 @@ def _log_retry(method: str, path: str, state: RetryCallState) -> None:
 
 def _detail(r: httpx.Response) -> Any:
     try:
-        return r.json().get("detail", r.text)
+        body = r.json()
+        return body.get("detail", body.get("message", r.text))  # LionLab's or MLflow's body
     except (ValueError, AttributeError):
         return r.text
 

@@ -81,7 +81,7 @@ def create_run(session: Session, scope: Scope, data: schemas.RunCreate) -> tuple
         job=job,
         client_key=data.client_key,
         created_by=caller_name(session, scope),
-        started_at=utcnow() if status == RunStatus.RUNNING.value else None,
+        started_at=(data.started_at or utcnow()) if status == RunStatus.RUNNING.value else None,
     )
     session.add(row)
     session.flush()
