@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import uuid
 
 import httpx
 import mlflow
@@ -15,13 +16,24 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.exceptions import MlflowException
 from support.live import start_server
+from support.local_servers import create_database, drop_database
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("mlflow-api") / "data")
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def server(request, tmp_path_factory):
+    """A LionLab server process on SQLite, and on a Postgres database of its own."""
+    env, database = {}, None
+    if request.param == "postgres":
+        admin = request.getfixturevalue("postgres_server")
+        database = f"lionlab_mlflow_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        env["LIONLAB_DATABASE_URL"] = create_database(admin, database)
+    srv = start_server(tmp_path_factory.mktemp("mlflow-api") / "data", env=env)
     yield srv
     srv.stop()
+    if database is not None:
+        drop_database(admin, database)
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +61,20 @@ def people(server):
 @pytest.fixture
 def as_admin(server, monkeypatch):
     """mlflow pointed at the server by the environment alone, with the admin token."""
-    for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_EXPERIMENT_NAME"):
+    for var in (
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_EXPERIMENT_ID",  # set_experiment() sets it
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", server.token)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     mlflow.set_tracking_uri(server.url)
+    # mlflow caches artifact repositories by run id, and LionLab's run ids (small integers)
+    # repeat across this module's two servers
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_artifact_repos_cache", {})
     yield MlflowClient(server.url)
     while mlflow.active_run():
         mlflow.end_run()
