@@ -17,10 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("projects") as batch:
-        batch.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    # A nullable column is a plain ALTER TABLE ADD COLUMN on both backends: no table copy.
+    op.add_column("projects", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("runs", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "experiment_tags",
         sa.Column("project_id", sa.Integer(), nullable=False),
@@ -52,7 +51,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("run_key_tags")
     op.drop_table("experiment_tags")
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("deleted_at")
-    with op.batch_alter_table("projects") as batch:
-        batch.drop_column("deleted_at")
+    # ALTER TABLE ... DROP COLUMN in place (SQLite >= 3.35): a batch copy of `projects`
+    # would drop the old table, and with foreign keys on SQLite cascades that drop into
+    # every run.
+    op.execute("ALTER TABLE runs DROP COLUMN deleted_at")
+    op.execute("ALTER TABLE projects DROP COLUMN deleted_at")
