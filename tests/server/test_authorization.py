@@ -173,6 +173,8 @@ def _world(app, api) -> World:
         "run_ids": run["id"],
         "path": f"{a['id']}/{run['id']}/artifacts",
         "artifact_path": f"{a['id']}/{run['id']}/artifacts/matrix.txt",
+        # the native API's path of a file inside the run's artifacts
+        "file_path": "matrix.txt",
     }
     w.ids.update(_extra_ids(app, a["id"]))
     w.callers = [
