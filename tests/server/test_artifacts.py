@@ -5,32 +5,16 @@ paths stay inside their run; callers that cannot see the run get 404."""
 
 from __future__ import annotations
 
-import zlib
-
 import pytest
+from support.png import png
 
 from lionlab_server.store import grants, tokens, users
 from lionlab_server.store.scope import Role
 
-
-def tiny_png() -> bytes:
-    """A valid 1x1 red PNG, built byte by byte."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
-
-    header = (1).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])  # 8-bit RGB
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
-
-
 HTML = b"<html><script>fetch('/api/v1/tokens', {method: 'POST'})</script></html>"
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 FILES = {
-    "plots/loss.png": tiny_png(),
+    "plots/loss.png": png(3, 2),
     "notes.txt": "Lion at 3e-4: stable, ünïcode kept".encode(),
     "config.yaml": b"lr: 0.0003\n",
     "report.html": HTML,
