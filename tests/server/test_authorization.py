@@ -590,7 +590,8 @@ def test_tokens_made_before_the_users_migration_keep_working(tmp_path):
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO projects (id, name, description, created_at) VALUES (7, 'p', '', '2026-01-01')"
+                "INSERT INTO projects (id, name, description, created_at) "
+                "VALUES (7, 'p', '', '2026-01-01')"
             )
         )
         for name, project, secret in (
