@@ -13,6 +13,7 @@ from lionlab_server.api import errors
 from lionlab_server.api.access import public
 from lionlab_server.api.deps import token_cache
 from lionlab_server.api.routes import (
+    artifacts,
     audit,
     comparisons,
     flags,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects,
         runs,
         notes,
+        artifacts,
         jobs,
         metrics,
         flags,

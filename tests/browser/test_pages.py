@@ -1,5 +1,7 @@
-"""Projects and runs pages: list, create, filter, sort, select to compare, cancel, re-run."""
+"""Projects and runs pages: list, create, filter, sort, select to compare, cancel, re-run;
+MLflow's printed links (/#/experiments/3/runs/17) open the run's and project's pages."""
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -76,3 +78,22 @@ def test_cancel_and_rerun_from_the_table(open_page, dashboard):
     page.locator(f"tr[data-run='{queued}'] button", has_text="Re-run").click()
     page.get_by_text("Queued to-cancel-rerun").wait_for()
     page.wait_for_function(f"() => ({ROW_NAMES})().includes('to-cancel-rerun')")
+
+
+def test_mlflow_links_open_the_run_and_project_pages(open_page, dashboard):
+    project, run = dashboard.project["id"], dashboard.runs["lion"]
+    tab = open_page(f"/#/experiments/{project}/runs/{run}")
+    tab.page.wait_for_url(f"**/runs/{run}")
+    assert tab.page.locator("h1").inner_text() == "lion-1e-4"
+    tab.page.goto(f"{dashboard.url}/#/experiments/{project}")
+    tab.page.wait_for_url(f"**/projects/{project}")
+    tab.page.goto(f"{dashboard.url}/projects#/not-an-mlflow-link")
+    tab.page.wait_for_selector(f"tr[data-project='{project}']")
+    assert tab.page.url.endswith("/projects#/not-an-mlflow-link")
+
+
+def test_an_mlflow_link_opened_signed_out_comes_back_to_the_run(anonymous, dashboard):
+    page, run = anonymous.page, dashboard.runs["lion"]
+    page.goto(f"{dashboard.url}/#/experiments/{dashboard.project['id']}/runs/{run}")
+    page.wait_for_url(lambda url: httpx.URL(url).params.get("next") == f"/runs/{run}")
+    assert httpx.URL(page.url).path == "/signin"

@@ -173,6 +173,8 @@ def _world(app, api) -> World:
         "run_ids": run["id"],
         "path": f"{a['id']}/{run['id']}/artifacts",
         "artifact_path": f"{a['id']}/{run['id']}/artifacts/matrix.txt",
+        # the native API's path of a file inside the run's artifacts
+        "file_path": "matrix.txt",
     }
     w.ids.update(_extra_ids(app, a["id"]))
     w.callers = [
@@ -588,7 +590,8 @@ def test_tokens_made_before_the_users_migration_keep_working(tmp_path):
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO projects (id, name, description, created_at) VALUES (7, 'p', '', '2026-01-01')"
+                "INSERT INTO projects (id, name, description, created_at) "
+                "VALUES (7, 'p', '', '2026-01-01')"
             )
         )
         for name, project, secret in (

@@ -7,14 +7,13 @@ list and download), and a path naming another project than the run's is a 404.""
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
 
 from lionlab_server.api.access import EDITOR, VIEWER, Access, Needs
 from lionlab_server.api.deps import SessionDep
+from lionlab_server.api.routes.artifacts import attachment_response
 from lionlab_server.api.validation import _text
 from lionlab_server.mlflow import protocol as p
 from lionlab_server.services import artifacts as files
@@ -71,10 +70,11 @@ async def upload_artifact(
 def download_artifact(
     artifact_path: str, request: Request, session: SessionDep, access: Needs(VIEWER)
 ):
+    """One file, always as an octet-stream attachment: mlflow clients only save the bytes,
+    and a browser sent here must never render an uploaded page or image from this origin."""
     run_id, rel = _locate(request, session, access, artifact_path)
     target = files.open_file(_root(request), run_id, rel)
-    media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-    return FileResponse(target, media_type=media)
+    return attachment_response(target)
 
 
 @router.get("/artifacts")

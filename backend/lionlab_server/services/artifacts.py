@@ -18,6 +18,7 @@ from lionlab_server.errors import InputError, NotFound
 
 MAX_PATH_CHARS = 1000
 MAX_PARTS = 32
+MAX_PART_BYTES = 255  # the longest file or folder name the filesystems allow
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ def _parts(rel: str) -> list[str]:
         raise InputError(
             ("path",),
             "an artifact path may not have empty, '.' or '..' parts; it stays inside its run",
+            status_code=400,
+        )
+    if any(len(p.encode()) > MAX_PART_BYTES for p in parts):
+        raise InputError(
+            ("path",),
+            f"each part of an artifact path is at most {MAX_PART_BYTES} bytes (a file name)",
             status_code=400,
         )
     return parts
@@ -81,21 +88,37 @@ def list_dir(root: Path, run_id: int, rel: str) -> list[Entry]:
 
 
 def walk(root: Path, run_id: int, limit: int = 1000) -> list[Entry]:
-    """Every file of the run (relative paths, sorted), at most `limit` of them."""
-    base = run_root(root, run_id)
-    if not base.is_dir():
-        return []
+    """Every file of the run (relative paths), at most `limit` of them, in tree order: a
+    folder's files and subfolders sorted by name together, each subfolder's files where its
+    name falls. Symlinks are not followed (uploads never make them)."""
     out: list[Entry] = []
-    for folder, dirs, files in os.walk(base):
-        dirs.sort()
-        for name in sorted(files):
-            if name.startswith(".lionlab-upload-"):
+
+    def visit(folder: str, prefix: str) -> bool:  # True: the limit is reached
+        try:
+            with os.scandir(folder) as found:
+                children = sorted(found, key=lambda c: c.name)
+        except (FileNotFoundError, NotADirectoryError):  # no artifacts, or removed meanwhile
+            return False
+        for child in children:
+            if child.name.startswith(".lionlab-upload-"):
                 continue
-            path = Path(folder, name)
-            rel = path.relative_to(base).as_posix()
-            out.append(Entry(rel, False, path.stat().st_size))
+            rel = prefix + child.name
+            try:
+                if child.is_dir(follow_symlinks=False):
+                    if visit(child.path, rel + "/"):
+                        return True
+                    continue
+                if not child.is_file(follow_symlinks=False):
+                    continue
+                size = child.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:  # deleted while listed
+                continue
+            out.append(Entry(rel, False, size))
             if len(out) >= limit:
-                return out
+                return True
+        return False
+
+    visit(str(run_root(root, run_id)), "")
     return out
 
 

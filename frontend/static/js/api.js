@@ -55,19 +55,44 @@ export async function api(path, { method = "GET", query, body, signal } = {}) {
     throw new ApiError(0, [], "The server cannot be reached; check that LionLab is running.");
   }
   const data = (res.headers.get("content-type") || "").includes("json") ? await res.json() : null;
+  if (!res.ok) throw refusal(res, data);
+  return data;
+}
+
+function refusal(res, data) {
   if (res.status === 401 && isShared)
-    throw new ApiError(401, data?.detail || [], "This share link has expired or was revoked.");
+    return new ApiError(401, data?.detail || [], "This share link has expired or was revoked.");
   if (res.status === 401) {
     location.assign(signInUrl());
-    throw new ApiError(401, data?.detail || [], "Signed out");
+    return new ApiError(401, data?.detail || [], "Signed out");
   }
-  if (!res.ok)
-    throw new ApiError(
-      res.status,
-      Array.isArray(data?.detail) ? data.detail : [],
-      describe(res.status, data),
-    );
-  return data;
+  return new ApiError(
+    res.status,
+    Array.isArray(data?.detail) ? data.detail : [],
+    describe(res.status, data),
+  );
+}
+
+// The address of an API path (a file to link to or show: the cookie signs it in).
+export function apiUrl(path, query) {
+  return buildUrl(path, query).toString();
+}
+
+// A GET whose answer is not JSON (a file): the Response, to read as the caller needs. On a
+// share link's page it carries the link's secret in its header, so no address ever holds it.
+export async function fetchFile(path, { query, headers = {}, signal } = {}) {
+  const sent = { ...headers };
+  if (isShared) sent["X-LionLab-Share"] = SHARE_SECRET;
+  let res;
+  try {
+    res = await fetch(buildUrl(path, query), { headers: sent, credentials: "same-origin", signal });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, [], "The server cannot be reached; check that LionLab is running.");
+  }
+  if (res.ok) return res;
+  const json = (res.headers.get("content-type") || "").includes("json");
+  throw refusal(res, json ? await res.json().catch(() => null) : null);
 }
 
 export const get = (path, query, options = {}) => api(path, { ...options, query });

@@ -29,6 +29,20 @@ export function fmtDuration(seconds) {
   return `${Math.floor(hours / 24)}d ${hours % 24}h`;
 }
 
+// A file size: 512 B, 1.5 KB, 12 KB, 3.4 MB (units of 1024).
+export function fmtBytes(n) {
+  if (n === null || n === undefined) return "—";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  if (unit === 0) return `${value} B`;
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
 export function fmtAgo(iso) {
   if (!iso) return "—";
   const seconds = (Date.now() - new Date(iso).getTime()) / 1000;

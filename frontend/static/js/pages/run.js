@@ -1,11 +1,12 @@
-// The run page: header, tiles, flags, configuration and metric charts; a queued or running
-// run refreshes every second without a reload.
+// The run page: header, tiles, flags, artifacts, configuration and metric charts; a queued or
+// running run refreshes every second without a reload (its artifacts when its status changes).
 
 import { get } from "../api.js";
 import { ChartGrid, maxPointsFor } from "../chart_grid.js";
 import { chartState, renderControls, tzOffsetMinutes } from "../controls.js";
 import { h } from "../dom.js";
 import { plotlyReady } from "../plotly_loader.js";
+import { RunArtifacts } from "../run_artifacts.js";
 import { RunNote } from "../run_note.js";
 import { renderConfig, renderFlags, renderHeader, renderTiles } from "../run_panels.js";
 import { ACTIVE_STATUSES, emptyState, errorState } from "../ui.js";
@@ -14,6 +15,7 @@ const runId = document.body.dataset.runId;
 const LIVE_MS = 1000;
 const state = chartState();
 const grid = new ChartGrid(document.getElementById("charts"), state);
+const artifacts = new RunArtifacts(document.getElementById("artifacts-panel"), runId);
 let last = null; // the last view shown: what changed since decides what to refetch
 
 function chartQuery() {
@@ -70,6 +72,7 @@ async function refresh() {
   last = view;
   showView(view);
   if (!before) return;
+  if (view.row.run.status !== before.row.run.status) artifacts.load(); // a run logs files as it ends
   if (keysSignature(view) !== keysSignature(before) || flagsSignature(view) !== flagsSignature(before)) {
     await loadCharts(); // new charts or new flag shapes: rebuild figures (zoom is kept)
   } else if (metricsSignature(view) !== metricsSignature(before)) {
@@ -92,6 +95,7 @@ async function poll() {
 
 async function start() {
   new RunNote(document.getElementById("note-panel"), runId).load();
+  artifacts.load();
   renderControls(document.getElementById("chart-controls"), state, {
     x: () => {
       grid.forgetZoom();
