@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException
 from lionlab.sweeps import SpecError
 from lionlab.sweeps.errors import sentence
 from lionlab_server.errors import Conflict, Forbidden, InputError, NotFound
-from lionlab_server.mlflow.protocol import CODE_OF_STATUS, MlflowError, error_json
-from lionlab_server.mlflow.protocol import PREFIXES as MLFLOW_PREFIXES
+from lionlab_server.mlflow.errors import CODE_OF_STATUS, MlflowError, error_json
+from lionlab_server.mlflow.errors import PREFIXES as MLFLOW_PREFIXES
 
 
 class ErrorItem(BaseModel):

@@ -28,8 +28,8 @@ from pydantic_core import PydanticCustomError
 
 from lionlab.json_values import MAX_DEPTH, JsonValueError, check_json_value, text_problem
 from lionlab_server.api.errors import error_body
-from lionlab_server.mlflow.protocol import CODE_OF_STATUS, error_json
-from lionlab_server.mlflow.protocol import PREFIXES as MLFLOW_PREFIXES
+from lionlab_server.mlflow.errors import CODE_OF_STATUS, error_json
+from lionlab_server.mlflow.errors import PREFIXES as MLFLOW_PREFIXES
 
 MAX_ID = 2**31 - 1
 MAX_STEP = 2**53 - 1
@@ -140,15 +140,22 @@ def error_response(loc: list, msg: str, kind: str, status: int, path: str = "") 
     return JSONResponse(error_body(loc, msg, kind), status_code=status)
 
 
-# A JSON string literal, escapes included (the unrolled form: no backtracking per character).
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Once escapes are gone and every byte but quotes and brackets deleted, a string literal is
+# a quote, the brackets it held, and a quote.
+_REDUCED_STRING = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 def body_depth(raw: bytes) -> int:
     """Deepest nesting of objects/arrays in a JSON text, without parsing it."""
     if raw.count(b"[") + raw.count(b"{") <= MAX_BODY_DEPTH:
         return 0  # too few brackets to be too deep: the common case, costs two scans
-    structure = np.frombuffer(_JSON_STRING.sub(b"", raw), dtype=np.uint8)
+    # Escaped backslashes first, then escaped quotes, then the other escapes' backslashes:
+    # what is left of each string is its quotes and any brackets in it, which go with it.
+    # All of it runs in C over the bytes (a 100 KB MLflow batch: ~0.3 ms).
+    reduced = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    reduced = _REDUCED_STRING.sub(b"", reduced.translate(None, _NOT_STRUCTURE))
+    structure = np.frombuffer(reduced, dtype=np.uint8)
     opens = (structure == ord("[")) | (structure == ord("{"))
     closes = (structure == ord("]")) | (structure == ord("}"))
     return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import Required, TypedDict
 
 from lionlab import known_keys
 from lionlab.lifecycle import RunStatus
@@ -77,11 +78,14 @@ class ParamIn(_Body):
     value: ParamValue = ""
 
 
-class MetricIn(_Body):
-    key: Key
-    value: float
-    timestamp: Timestamp = 0
-    step: MlflowStep = 0
+class MetricIn(TypedDict, total=False):
+    """One metric of a batch: a TypedDict, validated in about half the time of a model
+    (a batch holds 1,000); `timestamp` and `step` default to 0, as in MLflow."""
+
+    key: Required[Key]
+    value: Required[float]
+    timestamp: Timestamp
+    step: MlflowStep
 
 
 class CreateExperiment(_Body):
@@ -474,12 +478,12 @@ def delete_tag(data: DeleteTag, session: WriteSessionDep, access: Needs(EDITOR))
     return EMPTY
 
 
-def _key_points(metrics: list[MetricIn | LogMetric]) -> list[KeyPoints]:
+def _key_points(metrics: list[MetricIn]) -> list[KeyPoints]:
     """MLflow's metrics as columnar points per key; a (key, step) logged twice in one
     request keeps the last value, as a re-sent step does in LionLab."""
     by_key: dict[str, dict[int, tuple[float, int]]] = {}
     for m in metrics:
-        by_key.setdefault(m.key, {})[m.step] = (m.value, m.timestamp)
+        by_key.setdefault(m["key"], {})[m.get("step", 0)] = (m["value"], m.get("timestamp", 0))
     out = []
     for key, points in by_key.items():
         steps = np.fromiter(points, dtype=np.int64, count=len(points))
@@ -519,9 +523,9 @@ async def _log(
 
 @router.post("/runs/log-metric")
 async def log_metric(data: LogMetric, request: Request, access: Needs(EDITOR)):
-    if data.timestamp == 0:
-        data.timestamp = _now_ms()
-    return await _log(request, access, data.id, [data], {}, {})
+    metric = MetricIn(key=data.key, value=data.value, step=data.step)
+    metric["timestamp"] = data.timestamp or _now_ms()
+    return await _log(request, access, data.id, [metric], {}, {})
 
 
 @router.post("/runs/log-batch")
