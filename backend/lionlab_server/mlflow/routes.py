@@ -510,7 +510,9 @@ async def _log(
 
     def work(session):
         begin_write(session)
-        store.check_active(store.lock_run(session, run_id))
+        # params change the run's row: lock it; metrics alone need only its deleted mark
+        row = store.lock_run(session, run_id) if params or tags else store.run_row(session, run_id)
+        store.check_active(row)
         if params:
             _apply_params(session, run_id, params)
         if tags:

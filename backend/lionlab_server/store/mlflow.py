@@ -15,7 +15,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
-from lionlab_server.errors import InputError
+from lionlab_server.errors import InputError, NotFound
 from lionlab_server.models import (
     ExperimentTag,
     MetricKey,
@@ -213,12 +213,18 @@ def run_ids_in(session: Session, project_ids: list[int], view: str) -> list[int]
     return list(session.scalars(select(Run.id).where(*where).order_by(Run.id.desc())))
 
 
+def run_row(session: Session, run_id: int) -> Run:
+    return session.get(Run, run_id)
+
+
 def lock_run(session: Session, run_id: int) -> Run:
     """The run's row, locked for this write transaction."""
     return session.get(Run, run_id, with_for_update=True, populate_existing=True)
 
 
-def check_active(run: Run) -> None:
+def check_active(run: Run | None) -> None:
+    if run is None:
+        raise NotFound("run", None, "run_id")
     if run.deleted_at is not None:
         raise InputError(
             ("body", "run_id"),
