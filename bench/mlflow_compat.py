@@ -1,5 +1,6 @@
-"""The MLflow-compatible API against a real `mlflow server`, both on Postgres, each called
-the way the pinned mlflow package calls it, from one client thread.
+"""The MLflow-compatible API against a real `mlflow server` on the same kind of database (both
+on Postgres, then both on SQLite), each called the way the pinned mlflow package calls it,
+from one client thread.
 
 - Logging, `log_batch` with 1,000 metrics per call (250 steps x 4 keys) to one run:
   - `lionlab_points_per_s`, `mlflow_points_per_s`, `ratio`: the request bodies exactly as
@@ -13,7 +14,8 @@ the way the pinned mlflow package calls it, from one client thread.
   extremes-keeping downsampling) on a 1,000,000-step run, 320 points: the median of 20
   reads, round trip and server time (Server-Timing).
 LionLab is called with a non-admin editor's token, so every call passes the role check.
-Prints one JSON object.
+Prints one JSON object, the figures per database kind
+(LIONLAB_BENCH_MLFLOW_DATABASES=postgres,sqlite).
 """
 
 from __future__ import annotations
@@ -148,52 +150,77 @@ def fill_bulk(server, headers: dict, run_id: int) -> None:
             c.post(f"{server.url}/api/v1/runs/{run_id}/metrics", content=orjson.dumps(body))
 
 
-def main() -> None:
-    out: dict = {"keys": len(KEYS), "metrics_per_call": STEPS_PER_CALL * len(KEYS)}
-    with bench_postgres() as url, tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp:
-        admin_url, throwaway = postgres_url()
-        mlflow_db = f"mlflow_bench_{os.getpid()}"
-        mlflow_url = create_database(admin_url, mlflow_db)
-        mlflow = start_mlflow_server(Path(tmp), backend_uri=mlflow_url)
-        try:
-            with bench_server(url) as (server, admin):
-                headers = user_token(url, server, admin, "bench-mlflow")  # makes the project
-                token = headers["Authorization"].split(" ", 1)[1]
-                ours, theirs = _client(server.url, token), None
-                exp = ours.get_experiment_by_name("bench-mlflow").experiment_id
-                rates = logging_rates(ours, server.url, headers, exp, LIONLAB_CALLS)
-                out["lionlab_points_per_s"] = round(rates["raw"])
-                out["client_lionlab_points_per_s"] = round(rates["client"])
-                hist_run = ours.create_run(exp).info.run_id
-                fill_history(ours, hist_run)
-                out["history_ms_lionlab"] = round(history_ms(ours, hist_run), 1)
-                bulk_run = make_run(server, admin, "bench-mlflow")
-                fill_bulk(server, admin, bulk_run)
-                rtt, app, n = bulk_interval(server, headers, bulk_run)
-                out["bulk_interval_ms"] = round(rtt, 2)
-                out["bulk_interval_server_ms"] = round(app, 2)
-                out["bulk_interval_points"] = n
+def measure(server, admin: dict, headers: dict, mlflow_url: str) -> dict:
+    """Every figure, against one LionLab server and one mlflow server on the same kind of
+    database."""
+    out: dict = {}
+    ours = _client(server.url, headers["Authorization"].split(" ", 1)[1])
+    exp = ours.get_experiment_by_name("bench-mlflow").experiment_id
+    rates = logging_rates(ours, server.url, headers, exp, LIONLAB_CALLS)
+    out["lionlab_points_per_s"] = round(rates["raw"])
+    out["client_lionlab_points_per_s"] = round(rates["client"])
+    hist_run = ours.create_run(exp).info.run_id
+    fill_history(ours, hist_run)
+    out["history_ms_lionlab"] = round(history_ms(ours, hist_run), 1)
+    bulk_run = make_run(server, admin, "bench-mlflow")
+    fill_bulk(server, admin, bulk_run)
+    rtt, app, n = bulk_interval(server, headers, bulk_run)
+    out["bulk_interval_ms"] = round(rtt, 2)
+    out["bulk_interval_server_ms"] = round(app, 2)
+    out["bulk_interval_points"] = n
 
-            theirs = _client(mlflow.url, None)
-            exp = theirs.create_experiment("bench-mlflow")
-            rates = logging_rates(theirs, mlflow.url, {}, exp, MLFLOW_CALLS)
-            out["mlflow_points_per_s"] = round(rates["raw"])
-            out["client_mlflow_points_per_s"] = round(rates["client"])
-            hist_run = theirs.create_run(exp).info.run_id
-            fill_history(theirs, hist_run)
-            out["history_ms_mlflow"] = round(history_ms(theirs, hist_run), 1)
-        finally:
-            mlflow.stop()
-            drop_database(admin_url, mlflow_db)
-            if throwaway is not None:
-                throwaway.stop()
+    theirs = _client(mlflow_url, None)
+    exp = theirs.create_experiment("bench-mlflow")
+    rates = logging_rates(theirs, mlflow_url, {}, exp, MLFLOW_CALLS)
+    out["mlflow_points_per_s"] = round(rates["raw"])
+    out["client_mlflow_points_per_s"] = round(rates["client"])
+    hist_run = theirs.create_run(exp).info.run_id
+    fill_history(theirs, hist_run)
+    out["history_ms_mlflow"] = round(history_ms(theirs, hist_run), 1)
     out["ratio"] = round(out["lionlab_points_per_s"] / out["mlflow_points_per_s"], 1)
     out["client_ratio"] = round(
         out["client_lionlab_points_per_s"] / out["client_mlflow_points_per_s"], 2
     )
     out["history_ratio"] = round(out["history_ms_mlflow"] / out["history_ms_lionlab"], 1)
+    return out
+
+
+def on_postgres() -> dict:
+    """Each server its own database on the same Postgres cluster."""
+    with bench_postgres() as url, tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp:
+        admin_url, throwaway = postgres_url()
+        mlflow_db = f"mlflow_bench_{os.getpid()}"
+        mlflow = start_mlflow_server(Path(tmp), backend_uri=create_database(admin_url, mlflow_db))
+        try:
+            with bench_server(url) as (server, admin):
+                headers = user_token(url, server, admin, "bench-mlflow")  # makes the project
+                return measure(server, admin, headers, mlflow.url)
+        finally:
+            mlflow.stop()
+            drop_database(admin_url, mlflow_db)
+            if throwaway is not None:
+                throwaway.stop()
+
+
+def on_sqlite() -> dict:
+    """Each server its own SQLite file (LionLab's embedded default, mlflow's sqlite:///)."""
+    with tempfile.TemporaryDirectory(prefix="mlflow-bench-") as tmp:
+        mlflow = start_mlflow_server(Path(tmp) / "mlflow")
+        db = f"sqlite:///{Path(tmp) / 'lionlab.db'}"
+        try:
+            with bench_server(db) as (server, admin):
+                headers = user_token(db, server, admin, "bench-mlflow")
+                return measure(server, admin, headers, mlflow.url)
+        finally:
+            mlflow.stop()
+
+
+def main() -> None:
+    kinds = os.environ.get("LIONLAB_BENCH_MLFLOW_DATABASES", "postgres,sqlite").split(",")
+    out: dict = {"keys": len(KEYS), "metrics_per_call": STEPS_PER_CALL * len(KEYS)}
     out["lionlab_calls"], out["mlflow_calls"] = LIONLAB_CALLS, MLFLOW_CALLS
-    out["database"] = "postgres (each server its own database on the same cluster)"
+    for kind in kinds:
+        out[kind] = {"postgres": on_postgres, "sqlite": on_sqlite}[kind]()
     print(json.dumps(out))
 
 
