@@ -33,6 +33,10 @@ def env(server, monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", server.token)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    # as in a fresh process: no tracking URI set by an earlier test, only the variable
+    import mlflow
+
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", None)
     return server
 
 

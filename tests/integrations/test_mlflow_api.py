@@ -71,7 +71,9 @@ def as_admin(server, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", server.token)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(server.url)
+    # mlflow keeps a process-wide tracking URI; restored after the test, so tests of other
+    # modules that run later in this process read MLFLOW_TRACKING_URI as a script would
+    monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_tracking_uri", server.url)
     # mlflow caches artifact repositories by run id, and LionLab's run ids (small integers)
     # repeat across this module's two servers
     monkeypatch.setattr(mlflow.tracking._tracking_service.utils, "_artifact_repos_cache", {})
