@@ -277,22 +277,27 @@ def _experiment_view(e: store.Experiment) -> search.RunView:
 @router.post("/experiments/search")
 def search_experiments(data: SearchExperiments, session: SessionDep, access: Needs(VIEWER)):
     view = _view(data.view_type, "view_type")
-    try:
-        clauses = search.parse_filter(data.filter, experiments=True)
-        order = search.parse_order_by(data.order_by, experiments=True)
-    except search.BadSearch as exc:
-        raise p.invalid(str(exc)) from None
     found = store.list_experiments(session, access.scope, view)
     pairs = [(e, _experiment_view(e)) for e in found]
-    pairs = [(e, v) for e, v in pairs if search.matches(clauses, v)]
-    by_view = {id(v): e for e, v in pairs}
-    ordered = [by_view[id(v)] for v in search.sort_runs([v for _, v in pairs], order)]
+    page, token = _search_page(pairs, data, experiments=True)
+    return {"experiments": [p.experiment_json(e) for e in page], **token}
+
+
+def _search_page(pairs: list, data, experiments: bool = False) -> tuple[list, dict]:
+    """The page of (object, view) pairs a search asks for: filtered, ordered, offset by its
+    page token; and the next page's token ({} on the last page)."""
+    try:
+        clauses = search.parse_filter(data.filter, experiments=experiments)
+        order = search.parse_order_by(data.order_by, experiments=experiments)
+    except search.BadSearch as exc:
+        raise p.invalid(str(exc)) from None
+    kept = [(obj, view) for obj, view in pairs if search.matches(clauses, view)]
+    by_view = {id(view): obj for obj, view in kept}
+    ordered = [by_view[id(v)] for v in search.sort_runs([v for _, v in kept], order)]
     offset = p.token_int(p.read_token(data.page_token), "offset")
-    page = ordered[offset : offset + data.max_results]
-    out: dict = {"experiments": [p.experiment_json(e) for e in page]}
-    if offset + data.max_results < len(ordered):
-        out["next_page_token"] = p.token({"offset": offset + data.max_results})
-    return out
+    end = offset + data.max_results
+    return ordered[offset:end], ({"next_page_token": p.token({"offset": end})}
+                                 if end < len(ordered) else {})  # fmt: skip
 
 
 @router.post("/experiments/update")
@@ -570,24 +575,12 @@ def search_runs(data: SearchRuns, session: SessionDep, access: Needs(VIEWER)):
     """MLflow's filter grammar (metrics., params., tags., attributes.; =, !=, <, <=, >, >=,
     LIKE, ILIKE, IN, NOT IN; AND) and order_by, newest first by default; paged."""
     view = _view(data.run_view_type, "run_view_type")
-    try:
-        clauses = search.parse_filter(data.filter)
-        order = search.parse_order_by(data.order_by)
-    except search.BadSearch as exc:
-        raise p.invalid(str(exc)) from None
     project_ids = [_experiment_id(session, access, e) for e in dict.fromkeys(data.experiment_ids)]
     records = store.run_records(session, store.run_ids_in(session, project_ids, view))
     pairs = [(r, _run_view(r)) for r in records]
-    pairs = [(r, v) for r, v in pairs if search.matches(clauses, v)]
     pairs.sort(key=lambda rv: rv[1].attributes["start_time"] or 0, reverse=True)  # newest first
-    by_view = {id(v): r for r, v in pairs}
-    ordered = [by_view[id(v)] for v in search.sort_runs([v for _, v in pairs], order)]
-    offset = p.token_int(p.read_token(data.page_token), "offset")
-    page = ordered[offset : offset + data.max_results]
-    out: dict = {"runs": [p.run_json(r) for r in page]}
-    if offset + data.max_results < len(ordered):
-        out["next_page_token"] = p.token({"offset": offset + data.max_results})
-    return out
+    page, token = _search_page(pairs, data)
+    return {"runs": [p.run_json(r) for r in page], **token}
 
 
 # --- metric histories --------------------------------------------------------------------
