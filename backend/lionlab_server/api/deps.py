@@ -10,6 +10,7 @@ from typing import Annotated
 
 from cachetools import TTLCache
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -156,6 +157,23 @@ def authenticate(
         }.get(credential[0], "unknown or revoked API token: check the Authorization header")
         raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
     return scope
+
+
+async def caller_scope(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Scope:
+    """`authenticate` for a hot path: a credential whose scope is cached costs no
+    worker-thread hop and no session; any other is looked up in a thread."""
+    credential = request_credential(request, credentials)
+    if credential is not None:
+        with _token_cache_lock:
+            scope = request.app.state.token_cache.get(credential)
+        if scope is not None:
+            return scope
+
+    def look_up() -> Scope:
+        with request.app.state.sessionmaker() as session:
+            return authenticate(request, session, credentials)
+
+    return await run_in_threadpool(look_up)
 
 
 def get_scope(

@@ -16,7 +16,6 @@ stores too; anything outside them is a 4xx naming the field, before the database
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -140,9 +139,7 @@ def error_response(loc: list, msg: str, kind: str, status: int, path: str = "") 
     return JSONResponse(error_body(loc, msg, kind), status_code=status)
 
 
-# Once escapes are gone and every byte but quotes and brackets deleted, a string literal is
-# a quote, the brackets it held, and a quote.
-_REDUCED_STRING = re.compile(rb'"[^"]*"')
+# Every byte but quotes and brackets, deleted once the escapes that matter are gone.
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
@@ -150,15 +147,16 @@ def body_depth(raw: bytes) -> int:
     """Deepest nesting of objects/arrays in a JSON text, without parsing it."""
     if raw.count(b"[") + raw.count(b"{") <= MAX_BODY_DEPTH:
         return 0  # too few brackets to be too deep: the common case, costs two scans
-    # Escaped backslashes first, then escaped quotes, then the other escapes' backslashes:
-    # what is left of each string is its quotes and any brackets in it, which go with it.
-    # All of it runs in C over the bytes (a 100 KB MLflow batch: ~0.3 ms).
-    reduced = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    reduced = _REDUCED_STRING.sub(b"", reduced.translate(None, _NOT_STRUCTURE))
-    structure = np.frombuffer(reduced, dtype=np.uint8)
+    # Escaped backslashes first, then escaped quotes: every quote left opens or closes a
+    # string, so a bracket is inside a string exactly when an odd number of quotes precede
+    # it. All of it runs in C over the bytes (a 100 KB MLflow batch: ~0.4 ms).
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    structure = np.frombuffer(raw.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    outside = (np.cumsum(structure == ord('"'), dtype=np.int64) & 1) == 0
     opens = (structure == ord("[")) | (structure == ord("{"))
     closes = (structure == ord("]")) | (structure == ord("}"))
-    return int(np.cumsum(opens.astype(np.int64) - closes).max(initial=0))
+    return int(np.cumsum((opens.astype(np.int64) - closes) * outside).max(initial=0))
 
 
 def _nul_query_param(query_string: bytes) -> str | None:

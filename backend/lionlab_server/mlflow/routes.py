@@ -19,18 +19,36 @@ import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Required, TypedDict
 
 from lionlab import known_keys
 from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
-from lionlab_server.api.access import ADMIN, EDITOR, OWNER, VIEWER, Access, Needs
-from lionlab_server.api.deps import SessionDep, WriteSessionDep, is_writing, run_ended
+from lionlab_server.api.access import (
+    ADMIN,
+    EDITOR,
+    OWNER,
+    VIEWER,
+    Access,
+    Needs,
+    Requirement,
+    declared,
+)
+from lionlab_server.api.deps import (
+    SessionDep,
+    WriteSessionDep,
+    bearer,
+    caller_scope,
+    is_writing,
+    run_ended,
+)
 from lionlab_server.api.validation import MAX_STEP, _text
 from lionlab_server.db import begin_write
 from lionlab_server.errors import Conflict
+from lionlab_server.mlflow import batch as batch_body
 from lionlab_server.mlflow import protocol as p
 from lionlab_server.mlflow import search
 from lionlab_server.services import ingest as ingest_service
@@ -175,6 +193,7 @@ class SearchRuns(_Body):
 
 
 EMPTY: dict = {}
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 VIEWS = {None: "active", "": "active", 1: "active", 2: "deleted", 3: "all"}
 VIEWS.update({"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all"})
 
@@ -483,38 +502,26 @@ def delete_tag(data: DeleteTag, session: WriteSessionDep, access: Needs(EDITOR))
     return EMPTY
 
 
-def _key_points(metrics: list[MetricIn]) -> list[KeyPoints]:
-    """MLflow's metrics as columnar points per key; a (key, step) logged twice in one
-    request keeps the last value, as a re-sent step does in LionLab."""
-    by_key: dict[str, dict[int, tuple[float, int]]] = {}
-    for m in metrics:
-        by_key.setdefault(m["key"], {})[m.get("step", 0)] = (m["value"], m.get("timestamp", 0))
-    out = []
-    for key, points in by_key.items():
-        steps = np.fromiter(points, dtype=np.int64, count=len(points))
-        order = np.argsort(steps, kind="stable")
-        vals = np.array([v for v, _ in points.values()], dtype=np.float64)
-        walls = np.array([t for _, t in points.values()], dtype=np.float64) / 1000.0
-        out.append(KeyPoints(key, steps[order], vals[order], walls[order]))
-    return out
+# The logging routes authenticate without a worker-thread hop when the token is cached and
+# check the caller's role on the run inside the metric writer's transaction (one hop in all).
+LOG = Requirement(EDITOR)
 
 
 async def _log(
     request: Request,
-    access: Access,
+    caller: Scope,
     run_id: int,
-    metrics: list,
+    batch: list[KeyPoints],
     params: dict[str, str],
     tags: dict[str, str],
 ) -> dict:
-    """One write transaction through the metric writer (group commit on SQLite): params and
-    tags first (a changed param refuses the whole request), then the metrics through the
-    ingestion path, with detection."""
-    scope: Scope = access.runs([run_id])
-    batch = _key_points(metrics)
+    """One write transaction through the metric writer (group commit on SQLite): the role
+    check, params and tags first (a changed param refuses the whole request), then the
+    metrics through the ingestion path, with detection."""
 
     def work(session):
         begin_write(session)
+        scope = LOG.authorize(session, caller, None).runs([run_id])
         # params change the run's row: lock it; metrics alone need only its deleted mark
         row = store.lock_run(session, run_id) if params or tags else store.run_row(session, run_id)
         store.check_active(row)
@@ -528,23 +535,54 @@ async def _log(
     return EMPTY
 
 
-@router.post("/runs/log-metric")
-async def log_metric(data: LogMetric, request: Request, access: Needs(EDITOR)):
-    metric = MetricIn(key=data.key, value=data.value, step=data.step)
-    metric["timestamp"] = data.timestamp or _now_ms()
-    return await _log(request, access, data.id, [metric], {}, {})
+def _schema(model: type[BaseModel]) -> dict:
+    """`model`'s JSON schema with its definitions inlined (a request body of its own)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)
 
 
-@router.post("/runs/log-batch")
-async def log_batch(data: LogBatch, request: Request, access: Needs(EDITOR)):
-    """At most 1000 metrics, 100 params and 100 tags per call (MLflow's limits)."""
+def _body_doc(model: type[BaseModel]) -> dict:
+    content = {"application/json": {"schema": _schema(model)}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+@router.post("/runs/log-metric", openapi_extra=_body_doc(LogMetric))
+async def log_metric(request: Request, credentials: Credentials, _: Annotated[None, declared(LOG)]):
+    caller = await caller_scope(request, credentials)
+    data = batch_body.validated(LogMetric, batch_body.parse_json(await request.body()))
+    stamp = np.array([data.timestamp or _now_ms()], dtype=np.int64)
+    values = np.array([data.value], dtype=np.float64)
+    points = batch_body.grouped([data.key], values, stamp, np.array([data.step], dtype=np.int64))
+    return await _log(request, caller, data.id, points, {}, {})
+
+
+@router.post("/runs/log-batch", openapi_extra=_body_doc(LogBatch))
+async def log_batch(request: Request, credentials: Credentials, _: Annotated[None, declared(LOG)]):
+    """At most 1000 metrics, 100 params and 100 tags per call (MLflow's limits). The body
+    is read by mlflow/batch.py (the hot path), with the same rules as the model."""
+    caller = await caller_scope(request, credentials)
+    data, points = batch_body.parse_log_batch(
+        await request.body(), LogBatch, MAX_BATCH_METRICS, MAX_TIMESTAMP_MS
+    )
     params = {}
     for item in data.params:
         if params.get(item.key, item.value) != item.value:
             raise p.invalid(f"param {item.key!r} is given twice with different values")
         params[item.key] = item.value
     tags = {t.key: t.value for t in data.tags}
-    return await _log(request, access, data.id, data.metrics, params, tags)
+    return await _log(request, caller, data.id, points, params, tags)
 
 
 def _now_ms() -> int:

@@ -188,7 +188,7 @@ def _check_shape(body: object, max_points: int) -> dict:
     return body
 
 
-def _key_points(
+def key_points(
     name: str, steps: np.ndarray, values: np.ndarray, present: np.ndarray, walls: np.ndarray
 ) -> KeyPoints:
     """Sorted by step; where a step repeats within the batch, its last value wins."""
@@ -210,7 +210,7 @@ def parse_batch(raw: bytes, max_points: int, now: float | None = None) -> list[K
     for name, column in body["metrics"].items():
         values, present = _values(name, column, len(steps))
         if present.any():
-            out.append(_key_points(name, steps, values, present, walls))
+            out.append(key_points(name, steps, values, present, walls))
     return out
 
 
