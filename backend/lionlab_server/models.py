@@ -27,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -323,6 +324,54 @@ class MetricLod(Base):
     max_wall: Mapped[float | None] = mapped_column(Double)
     nan_step: Mapped[int | None] = mapped_column(BigInteger)  # first NaN in the bucket
     nan_wall: Mapped[float | None] = mapped_column(Double)
+
+
+class LayerName(Base):
+    """A run's per-layer statistics columns: layer `idx` of every vector in `layer_stats`."""
+
+    __tablename__ = "layer_names"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(250))
+
+
+class LayerStat(Base):
+    """One step of one per-layer statistic: every layer's value as one float32 vector.
+
+    A row per (run, stat, step) rather than per layer: 1,000 layers x 100,000 steps is 1e5
+    rows of 4 KB, not 1e8 rows of ~40 bytes (store/layers.py). `pcts` holds the percentiles
+    across layers (store/layers.PERCENTILES) of this step, for the distribution bands."""
+
+    __tablename__ = "layer_stats"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stat: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    vals: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian, NaN: not logged
+    pcts: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LayerLod(Base):
+    """Level-of-detail bucket of a per-layer statistic: steps [bucket * w, (bucket + 1) * w),
+    w = 16**level; each layer's min and max there, and each percentile band's min and max."""
+
+    __tablename__ = "layer_lod"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stat: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(BigInteger)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    lo: Mapped[bytes] = mapped_column(LargeBinary)
+    hi: Mapped[bytes] = mapped_column(LargeBinary)
+    pct_lo: Mapped[bytes] = mapped_column(LargeBinary)
+    pct_hi: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Flag(Base):

@@ -175,6 +175,7 @@ def _world(app, api) -> World:
         "artifact_path": f"{a['id']}/{run['id']}/artifacts/matrix.txt",
         # the native API's path of a file inside the run's artifacts
         "file_path": "matrix.txt",
+        "stat": "grad_norm",  # a per-layer statistic
     }
     w.ids.update(_extra_ids(app, a["id"]))
     w.callers = [
