@@ -302,6 +302,9 @@ class RecordingSink:
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.points[step] = dict(metrics)
 
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        self.layers = (step, len(names))
+
     def should_stop(self) -> str | None:
         done = max(self.points, default=0)
         return "cancelled" if self.stop_after is not None and done >= self.stop_after else None

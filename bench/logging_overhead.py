@@ -1,9 +1,10 @@
-"""Step time of a built-in task with and without logging every step through the client.
+"""Step time of a built-in task with and without logging through the client.
 
 The step period is the time between consecutive `log` calls of the training loop, so it
 includes the logging call itself (and, through the GIL, the background sender). Trials
-alternate between a sink that discards and the real client sending to a live server.
-Prints one JSON object.
+alternate between a sink that discards, with per-layer statistics off, and the real client
+sending to a live server every step's metrics and, every `layer_stats_every` steps (the
+default), each parameter tensor's statistics. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ class PeriodSink:
     """Records the time between log calls; forwards to `run` (a client Run) if given."""
 
     def __init__(self, run=None):
-        self.run, self.marks = run, []
+        self.run, self.marks, self.layer_steps = run, [], 0
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.marks.append(time.perf_counter())
         if self.run is not None:
             self.run.log(metrics, step=step)
+
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        if self.run is not None:
+            self.run.log_layers(step, names, stats)
+            self.layer_steps += 1
 
     def should_stop(self) -> str | None:
         return None
@@ -46,26 +52,39 @@ class PeriodSink:
         return statistics.median(periods)
 
 
-def _trial(task: str, tmp: Path, server=None) -> float:
-    spec = JobSpec(task=task, steps=STEPS, eval_interval=10**6, checkpoint_interval=0, device="cpu")
+LAYERS_EVERY = JobSpec().layer_stats_every
+
+
+def _trial(task: str, tmp: Path, server=None) -> tuple[float, int]:
+    spec = JobSpec(
+        task=task,
+        steps=STEPS,
+        eval_interval=10**6,
+        checkpoint_interval=0,
+        device="cpu",
+        layer_stats_every=LAYERS_EVERY if server else 0,
+    )
     run = init(project="bench-logging", api_url=server.url, token=server.token) if server else None
     sink = PeriodSink(run)
     run_training(spec, sink, tmp / f"ckpt-{time.monotonic_ns()}")
     if run is not None:
         run.finish()
-    return sink.median_period()
+    return sink.median_period(), sink.layer_steps
 
 
 def overhead(task: str, tmp: Path, server) -> dict:
     plain, logged = [], []
     for _ in range(TRIALS):
-        plain.append(_trial(task, tmp))
-        logged.append(_trial(task, tmp, server))
+        plain.append(_trial(task, tmp)[0])
+        period, layer_steps = _trial(task, tmp, server)
+        logged.append(period)
     base, with_log = statistics.median(plain), statistics.median(logged)
     return {
         "step_ms": round(base * 1000, 2),
         "step_ms_logged": round(with_log * 1000, 2),
         "overhead_pct": round((with_log - base) / base * 100, 2),
+        "layer_stats_every": LAYERS_EVERY,
+        "layer_steps_logged": layer_steps,
     }
 
 

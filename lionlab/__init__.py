@@ -9,4 +9,8 @@ def __getattr__(name: str):
         from lionlab import client
 
         return getattr(client, name)
+    if name in ("watch", "LayerWatch"):  # per-layer statistics (needs torch)
+        from lionlab import layer_watch
+
+        return getattr(layer_watch, name)
     raise AttributeError(f"module 'lionlab' has no attribute {name!r}")

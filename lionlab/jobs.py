@@ -192,6 +192,14 @@ class JobSpec(BaseModel):
         description="Save a checkpoint every this many steps and at the end; a retried job "
         "resumes from the last one. 0: no checkpoints.",
     )
+    layer_stats_every: int = Field(
+        default=10,
+        ge=0,
+        le=1_000_000,
+        description="Log per-layer statistics (each parameter tensor's gradient norm, "
+        "parameter norm and update-to-weight ratio) every this many steps; 0: never. The "
+        "loop computes them for its global norms anyway: the cost is their upload.",
+    )
     stop_on_divergence: bool = Field(
         default=False,
         description="Stop at the first non-finite loss (sweeps turn this on). Off: NaN/Inf "

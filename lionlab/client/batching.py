@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -75,6 +76,28 @@ def columnar(rows: dict[int, dict[str, float]]) -> dict:
     return {"steps": steps, "metrics": {k: [rows[s].get(k) for s in steps] for k in keys}}
 
 
+MAX_LAYER_VALUES = 150_000  # per layers body: under the server's default batch limit
+
+
+def _join_layers(queue: deque[dict]) -> tuple[dict, int]:
+    """The queued layer bodies from the head that share names and statistics, as one body
+    (at most MAX_LAYER_VALUES values), and how many it joins."""
+    head = queue[0]
+    names, stats = head["names"], list(head["stats"])
+    per_step = len(names) * len(stats)
+    joined = {"names": names, "steps": [], "stats": {k: [] for k in stats}}
+    taken = 0
+    for body in queue:
+        same = body["names"] == names and list(body["stats"]) == stats
+        if taken and (not same or (len(joined["steps"]) + 1) * per_step > MAX_LAYER_VALUES):
+            break
+        joined["steps"].extend(body["steps"])
+        for k in stats:
+            joined["stats"][k].extend(body["stats"][k])
+        taken += 1
+    return joined, taken
+
+
 class BatchSender:
     """Sends a run's buffered points in the background, by size or every `interval` s.
 
@@ -111,6 +134,8 @@ class BatchSender:
         self.error: Exception | None = None  # why the sender stopped (e.g. a 409 ApiError)
         self.failed_tries = 0  # tries that found the server unreachable or failing
         self.buffer = MetricBuffer()
+        # per-layer statistics bodies (lionlab.watch), sent after the metrics of each round
+        self.layers: deque[dict] = deque()
         self._sending = False  # a drained batch is on its way (not in buffer.points)
         self._hurry = False  # close() wants one try now, backoff or not
         self._wake = threading.Event()  # a batch is full, or flush: send (unless backing off)
@@ -129,6 +154,11 @@ class BatchSender:
             self._wake.set()
         if self._over_memory():
             self._alarm.set()
+
+    def log_layers(self, body: dict) -> None:
+        """Queue one per-layer statistics body (POST /runs/{id}/layers)."""
+        if self.error is None:
+            self.layers.append(body)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything buffered now; True once the server has stored all of it (offline:
@@ -189,7 +219,7 @@ class BatchSender:
 
     def _pending(self) -> bool:
         """Anything the server (offline: the spool) does not have yet."""
-        if self.buffer.points or self._sending:
+        if self.buffer.points or self.layers or self._sending:
             return True
         return not self.offline and (
             self.run_id is None or (self.spool is not None and self.spool.backlog > 0)
@@ -249,7 +279,10 @@ class BatchSender:
                 self.spool.mark(run_id=self.run_id)
         if self.spool is not None and self.spool.backlog > 0:
             for line, entry in self.spool.unsent():
-                self._post(entry["points"])
+                if "points" in entry:
+                    self._post(entry["points"])
+                elif "layers" in entry:
+                    self.api.post(f"/runs/{self.run_id}/layers", entry["layers"], retry_for=0)
                 self.spool.mark(lines=line)
         while (body := self.buffer.drain(self.batch_points)) is not None:
             try:
@@ -257,6 +290,11 @@ class BatchSender:
             except BaseException:
                 self.buffer.put_back(body)  # kept: the points must not be lost
                 raise
+        while self.layers:
+            body, taken = _join_layers(self.layers)
+            self.api.post(f"/runs/{self.run_id}/layers", body, retry_for=0, headers=self.headers)
+            for _ in range(taken):
+                self.layers.popleft()  # only once stored
 
     def _post(self, body: dict) -> None:
         path = f"/runs/{self.run_id}/metrics"
@@ -301,10 +339,14 @@ class BatchSender:
                 self._spill()
 
     def _spill(self) -> None:
-        """Move every buffered point into the spool, in batches of `batch_points`."""
+        """Move every buffered point into the spool, in batches of `batch_points`, then the
+        queued per-layer statistics."""
         while (body := self.buffer.drain(self.batch_points)) is not None:
             try:
                 self.spool.append({"points": body})
             except BaseException:
                 self.buffer.put_back(body)
                 raise
+        while self.layers:
+            self.spool.append({"layers": self.layers[0]})
+            self.layers.popleft()

@@ -116,6 +116,15 @@ class Run:
         self._step = max(self._step, step)
         self._sender.log({k: float(v) for k, v in metrics.items()}, step)
 
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        """Record per-layer statistics at `step`: for each statistic (grad_norm, param_norm,
+        update_ratio) one value per name (NaN: not logged). `lionlab.watch` calls it."""
+        self._raise_refusal()
+        rows = {
+            stat: [[None if v != v else float(v) for v in values]] for stat, values in stats.items()
+        }
+        self._sender.log_layers({"names": list(names), "steps": [int(step)], "stats": rows})
+
     @property
     def stop_reason(self) -> str | None:
         """Why LionLab asks this run to stop, else None: "cancelled" (from the dashboard or

@@ -9,6 +9,7 @@ folder (`LIONLAB_SPOOL_DIR`, default `~/.lionlab/spool`):
         {"run": {"client_key": "...", "project": "...", "config": {...}, ...}}   (first line;
             or {"run": {"id": 17}} for a run that already exists on the server)
         {"points": {"steps": [...], "metrics": {"loss": [...], ...}}}   a batch, as POSTed
+        {"layers": {"names": [...], "steps": [...], "stats": {...}}}    per-layer statistics
         {"end": {"status": "succeeded", "error": null}}                 run.finish() was called
     <folder>/<created>-<client_key>/progress.json  what the server has, replaced atomically:
         {"run_id": 17, "lines": 3, "ended": false}   (lines: body lines delivered)

@@ -50,6 +50,8 @@ def sync_spool(api: ApiClient, spool: RunSpool, echo: Callable[[str], None] = pr
             api.post(f"/runs/{run_id}/metrics", entry["points"])
             points += _count(entry["points"])
             echo(f"  {line}/{spool.body_lines}: {points} points so far")
+        elif "layers" in entry:
+            api.post(f"/runs/{run_id}/layers", entry["layers"])
         elif "end" in entry:
             end = entry["end"]
             _finish(api, run_id, end, echo)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -28,10 +29,14 @@ class RecordingSink:
 
     def __init__(self, stop_when: Callable[[RecordingSink], str | None] | None = None) -> None:
         self.logged: list[tuple[int, dict[str, float]]] = []
+        self.layers: list[tuple[int, list[str], dict[str, list[float]]]] = []
         self.stop_when = stop_when
 
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.logged.append((step, dict(metrics)))
+
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        self.layers.append((step, list(names), {k: list(v) for k, v in stats.items()}))
 
     def should_stop(self) -> str | None:
         return self.stop_when(self) if self.stop_when else None
@@ -139,6 +144,39 @@ def test_lr_follows_the_schedule_and_lion_moves_every_weight_by_lr(tmp_path):
         assert 0.9 * lr <= metrics["update_rms"] <= lr * (1 + 1e-4)
     assert sink.logged[0][1]["lr"] == pytest.approx(1e-3 / 3)
     assert sink.logged[-1][1]["lr"] == pytest.approx(0.5e-3)
+
+
+def test_per_layer_statistics_add_up_to_the_global_ones_and_follow_lion(tmp_path):
+    """Every layer_stats_every steps, one value per parameter tensor: the squares of the
+    layer gradient norms sum to the global one's square; Lion moves each coordinate by lr,
+    so a layer's update norm is lr * sqrt(numel) and its ratio that over its param norm."""
+    spec = spec_of(
+        steps=12,
+        layer_stats_every=4,
+        optimizer={"name": "lion", "lr": 1e-3, "weight_decay": 0.0},
+        schedule={"warmup_steps": 0, "decay": "constant"},
+    )
+    _, sink = train(spec, tmp_path)
+    assert [step for step, _, _ in sink.layers] == [4, 8, 12]
+    from lionlab_worker.training.char_lm import GPT, PRESETS  # the task's own model
+
+    sizes = {n: p.numel() for n, p in GPT(PRESETS[spec.model_size]).named_parameters()}
+    for step, names, stats in sink.layers:
+        assert sorted(names) == sorted(sizes) and set(stats) == {
+            "grad_norm",
+            "param_norm",
+            "update_ratio",
+        }
+        metrics = dict(sink.logged)[step]
+        grad = np.array(stats["grad_norm"])
+        assert np.sqrt((grad**2).sum()) == pytest.approx(metrics["grad_norm"], rel=1e-4)
+        param = np.array(stats["param_norm"])
+        assert np.sqrt((param**2).sum()) == pytest.approx(metrics["param_norm"], rel=1e-4)
+        update = np.array(stats["update_ratio"]) * param
+        expected = 1e-3 * np.sqrt([sizes[n] for n in names])
+        assert np.all(update <= expected * (1 + 1e-3)) and np.all(update >= 0.9 * expected)
+    off = spec_of(steps=4, layer_stats_every=0)
+    assert train(off, tmp_path / "off")[1].layers == []
 
 
 @pytest.mark.parametrize("task", ["char_lm", "image_classifier"])

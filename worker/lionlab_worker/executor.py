@@ -76,6 +76,10 @@ class ApiSink:
     def log(self, metrics: dict[str, float], step: int) -> None:
         self.sender.log(metrics, step)
 
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        rows = {k: [[None if v != v else v for v in values]] for k, values in stats.items()}
+        self.sender.log_layers({"names": names, "steps": [step], "stats": rows})
+
     def should_stop(self) -> str | None:
         if getattr(self.sender.error, "status_code", None) == 409:
             return LOST  # the run was requeued: a later attempt owns it now

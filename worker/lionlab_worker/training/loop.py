@@ -14,7 +14,7 @@ from torch import nn
 from lionlab.jobs import JobSpec
 from lionlab_worker.training.checkpoint import CheckpointStore
 from lionlab_worker.training.device import autocast
-from lionlab_worker.training.norms import UpdateTracker, grad_norm_and_clip
+from lionlab_worker.training.norms import UpdateTracker, grad_norms_and_clip
 from lionlab_worker.training.schedule import lr_at
 from lionlab_worker.training.sink import EVAL_METRIC, STOP_DIVERGED, RunSink
 from lionlab_worker.training.task import Batch, TrainingTask, move_to_device
@@ -68,10 +68,13 @@ class TrainingLoop:
     checkpoints: CheckpointStore
     params: list[nn.Parameter] = field(init=False)
     tracker: UpdateTracker = field(init=False)
+    layer_names: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.tracker = UpdateTracker(self.params)
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        self.layer_names = [names.get(id(p), f"param_{i}") for i, p in enumerate(self.params)]
 
     def run(self, outcome: Outcome) -> Outcome:
         """Train from step outcome.steps_done + 1 to spec.steps, unless told to stop."""
@@ -109,12 +112,18 @@ class TrainingLoop:
             loss = self.task.loss(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = grad_norm_and_clip(self.params, self.spec.grad_clip)
+        grad_norm, grad_norms = grad_norms_and_clip(self.params, self.spec.grad_clip)
         self.tracker.snapshot()
         self.optimizer.step()
-        update_rms, param_norm = self.tracker.update_rms_and_param_norm()
+        update_rms, param_norm, update_norms, param_norms = self.tracker.update_and_param_norms()
         scalars = torch.stack([loss.detach().float(), grad_norm, update_rms, param_norm])
-        train_loss, grad_norm_v, update_rms_v, param_norm_v = scalars.tolist()
+        every = self.spec.layer_stats_every
+        if every and step % every == 0:  # the per-layer norms travel in the same transfer
+            host = torch.cat([scalars, grad_norms, update_norms, param_norms]).cpu()
+            train_loss, grad_norm_v, update_rms_v, param_norm_v = host[:4].tolist()
+            self._log_layers(step, host[4:].view(3, -1))
+        else:
+            train_loss, grad_norm_v, update_rms_v, param_norm_v = scalars.tolist()
         step_time = time.perf_counter() - t0
         return {
             "train_loss": train_loss,
@@ -125,6 +134,14 @@ class TrainingLoop:
             "step_time": step_time,
             "samples_per_s": self.spec.batch_size / step_time,
         }
+
+    def _log_layers(self, step: int, norms: torch.Tensor) -> None:
+        """Each parameter tensor's gradient norm (before clipping), parameter norm and
+        update-to-weight ratio ||new - old|| / ||new|| (NaN for an all-zero tensor)."""
+        grad, update, param = norms
+        ratio = torch.where(param > 0, update / param, torch.full_like(param, math.nan))
+        stats = {"grad_norm": grad, "param_norm": param, "update_ratio": ratio}
+        self.sink.log_layers(step, self.layer_names, {k: v.tolist() for k, v in stats.items()})
 
     @torch.no_grad()
     def evaluate(self) -> float | None:

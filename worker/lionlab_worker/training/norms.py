@@ -12,17 +12,34 @@ def global_norm(tensors: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
 
 
+def _combined(norms: list[torch.Tensor]) -> torch.Tensor:
+    return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
+
+
 def grad_norm_and_clip(params: list[nn.Parameter], max_norm: float | None) -> torch.Tensor:
     """Global gradient norm before clipping; scales the gradients down to max_norm if given."""
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return torch.zeros((), device=params[0].device)
-    norm = global_norm(grads)
+    return grad_norms_and_clip(params, max_norm)[0]
+
+
+def grad_norms_and_clip(
+    params: list[nn.Parameter], max_norm: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(global gradient norm, each parameter's gradient norm (NaN: no gradient)), both
+    before clipping; scales the gradients down to max_norm if given."""
+    device = params[0].device
+    have = [i for i, p in enumerate(params) if p.grad is not None]
+    each = torch.full((len(params),), float("nan"), device=device)
+    if not have:
+        return torch.zeros((), device=device), each
+    grads = [params[i].grad for i in have]
+    norms = torch._foreach_norm(grads)  # one norm per tensor
+    each[have] = torch.stack([n.float() for n in norms])
+    norm = _combined(norms)
     if max_norm is not None:
         # same rule as torch.nn.utils.clip_grad_norm_, without a second norm pass
         scale = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
         torch._foreach_mul_(grads, scale.to(grads[0].dtype))
-    return norm
+    return norm, each
 
 
 class UpdateTracker:
@@ -41,6 +58,16 @@ class UpdateTracker:
     @torch.no_grad()
     def update_rms_and_param_norm(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(RMS of new - old over all parameters, global norm of the new parameters)."""
+        update_rms, param_norm, _, _ = self.update_and_param_norms()
+        return update_rms, param_norm
+
+    @torch.no_grad()
+    def update_and_param_norms(self) -> tuple[torch.Tensor, ...]:
+        """(update RMS, global parameter norm, each parameter's update norm, each one's
+        norm): the per-parameter norms are the global ones' parts, so they cost nothing."""
         torch._foreach_sub_(self.before, self.params)  # now holds old - new
-        update_rms = global_norm(self.before) / self.numel**0.5
-        return update_rms, global_norm(self.params)
+        updates, params = torch._foreach_norm(self.before), torch._foreach_norm(self.params)
+        update_rms = _combined(updates) / self.numel**0.5
+        each_update = torch.stack([n.float() for n in updates])
+        each_param = torch.stack([n.float() for n in params])
+        return update_rms, _combined(params), each_update, each_param

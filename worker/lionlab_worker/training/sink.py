@@ -28,6 +28,11 @@ class RunSink(Protocol):
         """Record metrics of `step` (1-based: the step-th update); buffered, so cheap."""
         ...
 
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        """Record per-layer statistics of `step` (grad_norm, param_norm, update_ratio: one
+        value per name); every JobSpec.layer_stats_every steps; buffered, so cheap."""
+        ...
+
     def should_stop(self) -> str | None:
         """A stop reason ("cancelled", "diverged", ...) or None; polled every few steps."""
         ...
