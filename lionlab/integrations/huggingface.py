@@ -9,6 +9,10 @@ every `on_log` (train loss, grad_norm, learning_rate, eval metrics) is logged at
 step; the run ends succeeded, diverged or failed. When LionLab asks the run to stop (a
 cancel; with `stop_on_divergence`, a divergence flag) the callback sets
 `control.should_training_stop`, on every rank when training is distributed.
+
+Per-layer statistics (lionlab.watch) are logged every `watch_every` optimizer steps (None
+or 0: off): gradient norms are recorded by gradient hooks during the due step's backward,
+because the Trainer clips before its callbacks run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from transformers import TrainerCallback
 
 import lionlab
 from lionlab.integrations import end_status, numeric_metrics, optimizer_name, plain_config
+from lionlab.layer_watch import DEFAULT_EVERY, LayerWatch
 from lionlab.settings import Settings
 
 
@@ -31,8 +36,11 @@ class LionLabCallback(TrainerCallback):
         stop_on_divergence: bool = True,
         api_url: str | None = None,
         token: str | None = None,
+        watch_every: int | None = DEFAULT_EVERY,
     ):
         self.project = project or Settings().project
+        self.watch_every = watch_every
+        self.watch: LayerWatch | None = None
         self.name, self.tags = name, tags
         self.stop_on_divergence = stop_on_divergence
         self.api_url, self.token = api_url, token
@@ -56,6 +64,21 @@ class LionLabCallback(TrainerCallback):
             token=self.token,
             stop_on_divergence=self.stop_on_divergence,
         )
+        if self.watch_every and model is not None:
+            self.watch = LayerWatch(model, self.run, every=self.watch_every)
+
+    # the update of step global_step + 1: hooks armed, then the norms around optimizer.step()
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.watch is not None:
+            self.watch.arm(state.global_step + 1)
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        if self.watch is not None:
+            self.watch.before_update(state.global_step + 1)
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        if self.watch is not None:
+            self.watch.after_update(state.global_step + 1)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.run is not None and logs:
@@ -74,6 +97,9 @@ class LionLabCallback(TrainerCallback):
             control.should_training_stop = True
 
     def on_train_end(self, args, state, control, **kwargs):
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
         if self.run is None:
             return
         self.run.finish(status=end_status(self.run.stop_reason))

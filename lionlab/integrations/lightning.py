@@ -24,6 +24,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 import lionlab
 from lionlab.integrations import end_status, numeric_metrics, optimizer_name, plain_config
+from lionlab.layer_watch import DEFAULT_EVERY, LayerWatch
 from lionlab.settings import Settings
 
 log = logging.getLogger("lionlab.integrations")
@@ -38,8 +39,12 @@ class LionLabLogger(Logger, Callback):
         stop_on_divergence: bool = True,
         api_url: str | None = None,
         token: str | None = None,
+        watch_every: int | None = DEFAULT_EVERY,
     ):
         super().__init__()
+        self.watch_every = watch_every
+        self.watch: LayerWatch | None = None
+        self._watch_step: int | None = None
         self.project = project or Settings().project
         self._name, self.tags = name, tags
         self.stop_on_divergence = stop_on_divergence
@@ -115,9 +120,25 @@ class LionLabLogger(Logger, Callback):
             self._optimizer = optimizer_name(trainer.optimizers[0])
             if self.run is None:
                 self._start()
+            if self.watch_every and self.watch is None:
+                self.watch = LayerWatch(pl_module, self.run, every=self.watch_every)
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        # before Lightning clips the gradients; the update is step global_step + 1
+        if self.watch is not None:
+            self._watch_step = trainer.global_step + 1
+            self.watch.before_update(self._watch_step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.watch is not None and self._watch_step is not None:
+            self.watch.after_update(self._watch_step)  # after optimizer.step()
+            self._watch_step = None
         self._stop_if_asked(trainer)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
 
     def on_validation_end(self, trainer, pl_module) -> None:
         self._stop_if_asked(trainer)

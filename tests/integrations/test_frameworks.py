@@ -46,6 +46,16 @@ def _api(server, method: str, path: str, **kw):
     return r.json()
 
 
+def _assert_layers(server, run_id: int, steps: list[int], every_name_of) -> None:
+    """Per-layer statistics at `steps`, one column per trainable tensor of the model, with
+    gradient norms taken before the trainer clipped (each layer's would be tiny otherwise)."""
+    names = [n for n, p in every_name_of.named_parameters() if p.requires_grad]
+    for stat in ("grad_norm", "param_norm", "update_ratio"):
+        view = _api(server, "GET", f"/runs/{run_id}/layers/{stat}")
+        assert view["names"] == names and view["heat_first_step"] == steps, (stat, view)
+        assert all(v is not None and v > 0 for col in view["heat"] for v in col), stat
+
+
 def _runs(server, project: str) -> list[dict]:
     found = _api(server, "GET", "/projects", params={"name": project})["items"]
     if not found:
@@ -120,7 +130,7 @@ def test_hf_trainer_with_report_to_mlflow(env, tmp_path, monkeypatch):
 def test_hf_trainer_with_lionlab_callback_and_lion(env, tmp_path):
     from lionlab.integrations.huggingface import LionLabCallback
 
-    callback = LionLabCallback(project="hf-native")
+    callback = LionLabCallback(project="hf-native", watch_every=5)
     trainer = _hf_trainer(
         tmp_path, steps=12, report_to=[], callbacks=[callback],
         optimizer=lambda p: Lion(p, lr=3e-4, weight_decay=0.1),
@@ -133,6 +143,14 @@ def test_hf_trainer_with_lionlab_callback_and_lion(env, tmp_path):
     keys = _keys(env, run["id"])
     assert keys["loss"]["count"] == 12 and keys["eval_loss"]["count"] >= 2
     assert keys["grad_norm"]["count"] == 12
+    _assert_layers(env, run["id"], steps=[5, 10], every_name_of=trainer.model)
+    # the Trainer's own grad_norm is the unclipped global norm: the layers' add up to it
+    grads = _api(env, "GET", f"/runs/{run['id']}/layers/grad_norm")["heat"]
+    params = {"run": run["id"], "key": "grad_norm", "max_points": 1000}
+    (series,) = _api(env, "GET", "/series", params=params)["series"]
+    logged = dict(zip(series["steps"], series["values"], strict=True))
+    for step, column in zip([5, 10], grads, strict=True):
+        assert sum(v * v for v in column) ** 0.5 == pytest.approx(logged[step], rel=1e-3)
 
 
 def test_hf_training_stops_soon_after_a_cancel(env, tmp_path):
@@ -235,9 +253,11 @@ def test_lightning_with_mlflow_logger(env, tmp_path):
 def test_lightning_with_lionlab_logger(env, tmp_path):
     from lionlab.integrations.lightning import LionLabLogger
 
-    logger = LionLabLogger(project="pl-native")
-    _pl_trainer(logger, [logger], tmp_path=tmp_path).fit(_module(), *_loaders())
+    logger = LionLabLogger(project="pl-native", watch_every=10)
+    module = _module()
+    _pl_trainer(logger, [logger], tmp_path=tmp_path).fit(module, *_loaders())
     (run,) = _runs(env, "pl-native")
+    _assert_layers(env, run["id"], steps=[10, 20, 30], every_name_of=module)
     assert run["status"] == "succeeded" and run["optimizer"] == "lion"
     assert run["config"] == {"lr": 0.0003, "width": 8}
     keys = _keys(env, run["id"])
