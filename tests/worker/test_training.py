@@ -18,6 +18,7 @@ from lionlab_worker.training import STEP_METRICS, TaskNotAllowedError, TrainResu
 from lionlab_worker.training.checkpoint import CHECKPOINT_FILE, CheckpointMismatchError
 from lionlab_worker.training.loop import POLL_EVERY_STEPS
 from lionlab_worker.training.schedule import lr_at
+from lionlab_worker.training.sink import DIVERSITY_METRICS
 
 TIMING = {"step_time", "samples_per_s"}  # wall-clock metrics: differ between identical runs
 DEMO = "worker_demo_tasks"  # tests/worker/worker_demo_tasks.py, importable from this folder
@@ -112,11 +113,17 @@ def test_every_step_logs_every_metric_and_eval_at_the_interval_and_end(tmp_path)
     result, sink = train(spec_of(steps=7, eval_interval=3), tmp_path)
     assert sink.steps == [1, 2, 3, 4, 5, 6, 7]
     for _, metrics in sink.logged:
-        assert set(metrics) - {"eval_loss"} == set(STEP_METRICS)
+        assert set(metrics) - {"eval_loss", *DIVERSITY_METRICS} == set(STEP_METRICS)
         assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
         assert metrics["step_time"] > 0 and metrics["grad_norm"] > 0 and metrics["param_norm"] > 0
         assert math.isclose(metrics["samples_per_s"], 8 / metrics["step_time"])
     assert [step for step, _ in sink.series("eval_loss")] == [3, 6, 7]
+    # the char LM's output diversity at each evaluation: entropy below a uniform guess's,
+    # distinct-2 a fraction
+    for key in DIVERSITY_METRICS:
+        assert [step for step, _ in sink.series(key)] == [3, 6, 7]
+    assert all(0 < v < math.log(128) + 1e-6 for _, v in sink.series("eval_entropy"))
+    assert all(0 < v <= 1 for _, v in sink.series("eval_distinct_2"))
     assert result == TrainResult(
         status="completed",
         stop_reason=None,

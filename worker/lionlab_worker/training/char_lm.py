@@ -172,7 +172,43 @@ def build_task(spec: JobSpec, device: torch.device) -> TrainingTask:
         x, y = eval_set
         yield from zip(x.split(64), y.split(64), strict=True)
 
-    return TrainingTask(GPT(cfg), train_batches, lm_loss, eval_batches)
+    def diversity(model: nn.Module, eval_number: int) -> dict[str, float]:
+        return generation_diversity(model, eval_set[0][:DIVERSITY_WINDOWS], spec.seed, eval_number)
+
+    return TrainingTask(GPT(cfg), train_batches, lm_loss, eval_batches, diversity)
+
+
+DIVERSITY_WINDOWS = 64  # held-out windows whose next-character entropy is averaged
+SAMPLES, SAMPLE_CHARS = 4, 64  # sampled continuations scored by distinct-2
+
+
+@torch.no_grad()
+def generation_diversity(
+    model: nn.Module, windows_x: torch.Tensor, seed: int, eval_number: int
+) -> dict[str, float]:
+    """Diversity of the model's output, for the mode_collapse detector:
+    - eval_entropy: mean entropy (nats) of the next-character distribution over held-out
+      windows (log 128 = 4.85 for a uniform guess; it falls as the model learns, and falls
+      much further when the model collapses onto a few characters);
+    - eval_distinct_2: distinct character bigrams / bigrams in SAMPLES sampled continuations
+      of SAMPLE_CHARS characters (temperature 1, seeded by the run's seed and the eval's
+      number, so a run and its resumption sample the same), low when the text repeats.
+    """
+    device = next(model.parameters()).device
+    x = windows_x.to(device)
+    logp = torch.log_softmax(model(x).float(), dim=-1)
+    entropy = -(logp.exp() * logp).sum(-1).mean().item()
+    g = torch.Generator(device="cpu").manual_seed((seed << 20) ^ eval_number)
+    block = model.cfg.block_size
+    text = x[:SAMPLES, : block // 2]
+    for _ in range(SAMPLE_CHARS):
+        probs = torch.softmax(model(text[:, -block:])[:, -1].float(), dim=-1).cpu()
+        nxt = torch.multinomial(probs, 1, generator=g).to(device)
+        text = torch.cat([text, nxt], dim=1)
+    sampled = text[:, block // 2 :].cpu()
+    pairs = sampled[:, :-1] * 128 + sampled[:, 1:]
+    distinct = len(torch.unique(pairs)) / pairs.numel()
+    return {"eval_entropy": entropy, "eval_distinct_2": distinct}
 
 
 def lm_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

@@ -90,6 +90,7 @@ class TrainingLoop:
                 outcome.eval_loss = self.evaluate()
                 if outcome.eval_loss is not None:
                     metrics[EVAL_METRIC] = outcome.eval_loss
+                metrics.update(self.diversity(step))
             self.sink.log(metrics, step)
             outcome.steps_done, outcome.train_loss = step, metrics["train_loss"]
             if spec.stop_on_divergence and not math.isfinite(metrics["train_loss"]):
@@ -155,6 +156,19 @@ class TrainingLoop:
                 losses.append(self.task.loss(self.model, move_to_device(batch, self.device)))
         self.model.train()
         return torch.stack([loss.float() for loss in losses]).mean().item() if losses else None
+
+    @torch.no_grad()
+    def diversity(self, step: int) -> dict[str, float]:
+        """The task's output-diversity metrics (generative tasks), at an evaluation."""
+        measure = getattr(self.task, "diversity", None)  # user tasks may lack the field
+        if measure is None:
+            return {}
+        self.model.eval()
+        try:
+            with autocast(self.device, self.precision):
+                return measure(self.model, step // self.spec.eval_interval)
+        finally:
+            self.model.train()
 
     def checkpoint(self, outcome: Outcome) -> None:
         """Save a checkpoint of this step once its metrics are stored, else keep the last one."""

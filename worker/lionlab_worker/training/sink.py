@@ -17,6 +17,8 @@ STEP_METRICS = (
 )
 # Added to the same call every `eval_interval` steps and at the last step.
 EVAL_METRIC = "eval_loss"
+# ...with, for generative tasks (the char LM), the diversity the mode_collapse detector reads.
+DIVERSITY_METRICS = ("eval_entropy", "eval_distinct_2")
 
 STOP_DIVERGED = "diverged"
 

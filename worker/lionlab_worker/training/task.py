@@ -23,6 +23,9 @@ class TrainingTask:
     - `loss(model, batch)`: scalar loss tensor; called under autocast, batch already on device.
     - `eval_batches()`: a finite iterable of evaluation batches, the same ones on every call;
       None: the task has no evaluation and `eval_loss` is not logged.
+    - `diversity(model, eval_number)`: for generative tasks, metrics of output diversity
+      logged with each evaluation (the char LM: `eval_entropy`, `eval_distinct_2`), which the
+      mode_collapse detector reads; None: not a generative task.
 
     A user task is a function `build(spec: JobSpec, device: torch.device)` that returns a
     `TrainingTask` (or any object with these four attributes).
@@ -32,6 +35,7 @@ class TrainingTask:
     train_batches: Callable[[int], Iterator[Batch]]
     loss: Callable[[nn.Module, Batch], torch.Tensor]
     eval_batches: Callable[[], Iterable[Batch]] | None = None
+    diversity: Callable[[nn.Module, int], dict[str, float]] | None = None
 
 
 def batch_generator(seed: int, position: int) -> torch.Generator:
