@@ -9,6 +9,13 @@ loss-step flags raised inside a planted divergence (which moves every metric) ar
 apart. Defaults were chosen on the banks of TUNING_SEEDS; the figures reported come from
 REPORT_SEED, a bank not looked at while tuning (docs/detectors.md tells its history).
 
+The per-layer detectors (layer_grad_drift, update_ratio) are scored on a bank of multi-layer
+runs (lionlab.detect.synthetic_layers) fed to LayerDetectors in batches of LAYER_BATCH_ROWS
+rows: a flag matches a planted fault when raised within [onset, end] and its message names the
+faulty layer. mode_collapse is scored on generative runs (entropy and distinct-n at evals)
+fed to OnlineDetectors like the others; runs whose loss rises with the fall of diversity
+(`loss_rise`) must not raise it. Their keys are added beside the existing ones.
+
     python3 bench/detectors.py [--seed 13] [--runs 24] [--healthy 48]
 """
 
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import statistics
 import time
 from collections import defaultdict
@@ -24,8 +32,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lionlab.detect import Flag, OnlineDetectors, summarize
-from lionlab.detect.flags import DIVERGENCE, INFO, KINDS, LOSS_STEP
+from lionlab.detect import Flag, LayerDetectors, OnlineDetectors, summarize
+from lionlab.detect.flags import (
+    DIVERGENCE,
+    GRAD_NORM_DRIFT,
+    INFO,
+    LAYER_GRAD_DRIFT,
+    LOSS_STEP,
+    MODE_COLLAPSE,
+    UPDATE_RATIO,
+)
 from lionlab.detect.synthetic import (
     Logging,
     SyntheticRun,
@@ -33,6 +49,17 @@ from lionlab.detect.synthetic import (
     healthy_curves,
     logged_run,
 )
+from lionlab.detect.synthetic_layers import (
+    LayerRun,
+    generate_generative_bank,
+    generate_layer_bank,
+    healthy_layers,
+    logged_layers,
+)
+
+KINDS = (DIVERGENCE, GRAD_NORM_DRIFT, LOSS_STEP)  # the run-level bank's detectors
+LAYER_KINDS = (LAYER_GRAD_DRIFT, UPDATE_RATIO)
+LAYER_BATCH_ROWS = 100
 
 TUNING_SEEDS, REPORT_SEED = (1, 2), 13
 BATCH_STEPS = 1000
@@ -174,6 +201,128 @@ def evaluate(seed: int, runs: int, healthy: int) -> dict:
     return report
 
 
+def feed_layers(run: LayerRun, batch: int = LAYER_BATCH_ROWS) -> tuple[list[Flag], float]:
+    detectors, flags, spent = LayerDetectors(), [], 0.0
+    for lo in range(0, len(run.steps), batch):
+        stats = {k: v[lo : lo + batch] for k, v in run.stats.items()}
+        start = time.perf_counter()
+        flags += detectors.update(
+            run.steps[lo : lo + batch], run.names, stats, run.lr[lo : lo + batch], run.optimizer
+        )
+        spent += time.perf_counter() - start
+    return flags, spent
+
+
+def advised_lr(message: str) -> float | None:
+    found = re.search(r"an lr of ([0-9.e+-]+)", message)
+    return float(found.group(1)) if found else None
+
+
+class EventTally:
+    """Counts for one of the new detectors: events match flags one to one."""
+
+    def __init__(self) -> None:
+        self.events = self.flags = self.true_flags = self.healthy_false = 0
+        self.delays: list[int] = []
+        self.by_label: dict = defaultdict(lambda: [0, 0])
+
+    def add(self, run, flags: list[Flag], kind: str) -> list[tuple[Flag, object]]:
+        unmatched, matched = [e for e in run.events if e.kind == kind], []
+        self.events += len(unmatched)
+        for e in unmatched:
+            self.by_label[e.label][0] += 1
+        for flag in (f for f in flags if f.kind == kind):
+            self.flags += 1
+            event = next((e for e in unmatched if e.matches(flag)), None)
+            if event is None:
+                self.healthy_false += run.category == "healthy"
+                continue
+            unmatched.remove(event)
+            self.true_flags += 1
+            self.delays.append(flag.step - event.step)
+            self.by_label[event.label][1] += 1
+            matched.append((flag, event))
+        return matched
+
+    def report(self, healthy_steps: int) -> dict:
+        return {
+            "precision": round(self.true_flags / self.flags, 3) if self.flags else None,
+            "recall": round(len(self.delays) / self.events, 3) if self.events else None,
+            "median_delay": statistics.median(self.delays) if self.delays else None,
+            "false_alarms_per_1e6": round(self.healthy_false / max(healthy_steps, 1) * 1e6, 3),
+            "events": self.events,
+            "flags": self.flags,
+            "by_label": {
+                label: {"events": n, "recall": round(found / n, 3)}
+                for label, (n, found) in sorted(self.by_label.items())
+            },
+        }
+
+
+def evaluate_layers(seed: int, runs: int, healthy: int) -> dict:
+    """The per-layer detectors on the multi-layer bank; Lion advice checked against the lr
+    that gives the band's centre (the planted layer's 1/rms times the centre)."""
+    tallies = {kind: EventTally() for kind in LAYER_KINDS}
+    healthy_steps = points = layers = 0
+    spent, advice_errors = 0.0, []
+    for run in generate_layer_bank(seed, runs=runs, healthy=healthy):
+        flags, seconds = feed_layers(run)
+        spent, points = spent + seconds, points + run.n_points
+        layers += len(run.names)
+        healthy_steps += int(run.steps[-1] - run.steps[0]) if run.category == "healthy" else 0
+        for kind in LAYER_KINDS:
+            for flag, event in tallies[kind].add(run, flags, kind):
+                lr = advised_lr(flag.message)
+                if kind == UPDATE_RATIO and run.optimizer == "lion" and lr is not None:
+                    advice_errors.append(abs(lr / event.centre_lr - 1))
+    report = {kind: tallies[kind].report(healthy_steps) for kind in LAYER_KINDS}
+    report[UPDATE_RATIO]["lion_lr_advice"] = {
+        "flags_with_advice": len(advice_errors),
+        "max_relative_error": round(max(advice_errors), 3) if advice_errors else None,
+    }
+    report["layer_bank"] = {
+        "seed": seed,
+        "runs": healthy + runs * 5,
+        "healthy_steps": healthy_steps,
+        "mean_layers": round(layers / (healthy + runs * 5), 1),
+        "points": points,
+        "bank_points_per_s": round(points / spent),
+        "points_counted_as": "per-layer stat values (grad_norm, param_norm, update_ratio) + lr",
+    }
+    return report
+
+
+def evaluate_collapse(seed: int, runs: int, healthy: int) -> dict:
+    tally, loss_rise_flags = EventTally(), 0
+    healthy_steps = points = 0
+    spent = 0.0
+    for run in generate_generative_bank(seed, runs=runs, healthy=healthy, loss_rise=runs // 2):
+        flags, seconds = feed(run)
+        spent, points = spent + seconds, points + run.n_points
+        healthy_steps += len(run.steps) if run.category == "healthy" else 0
+        tally.add(run, flags, MODE_COLLAPSE)
+        loss_rise_flags += run.category == "loss_rise" and any(
+            f.kind == MODE_COLLAPSE for f in flags
+        )
+    report = tally.report(healthy_steps)
+    report["loss_rise_runs_flagged"] = loss_rise_flags
+    report["loss_rise_runs"] = runs // 2
+    report["bank"] = {"seed": seed, "healthy_steps": healthy_steps, "points": points}
+    report["bank_points_per_s"] = round(points / spent)
+    return report
+
+
+def layer_throughput(seed: int, repeats: int = 5, width: int = 100) -> tuple[list, int]:
+    """Points/s through LayerDetectors on a healthy run of `width` layers and 5000 rows."""
+    rng = np.random.default_rng([seed, 98])
+    run = logged_layers(rng, "speed", "healthy", healthy_layers(rng, "lion", width, rows=5000))
+    rates = []
+    for _ in range(repeats):
+        _, spent = feed_layers(run)
+        rates.append(run.n_points / spent)
+    return rates, run.n_points
+
+
 def targets(report: dict) -> dict:
     blowup = report["divergence"]["by_label"].get("blowup_50", {}).get("median_delay")
     return {
@@ -186,6 +335,16 @@ def targets(report: dict) -> dict:
             report[kind]["false_alarms_per_1e6"] == 0 for kind in KINDS
         ),
         "points_per_s_at_least_1e6": report["points_per_s"] >= 1e6,
+        "new_detectors_precision_and_recall_at_least_0.9": {
+            kind: (report[kind]["precision"] or 0) >= 0.9 and (report[kind]["recall"] or 0) >= 0.9
+            for kind in (*LAYER_KINDS, MODE_COLLAPSE)
+        },
+        "new_detectors_no_false_alarm_on_healthy_runs": all(
+            report[kind]["false_alarms_per_1e6"] == 0 for kind in (*LAYER_KINDS, MODE_COLLAPSE)
+        ),
+        "mode_collapse_quiet_when_the_loss_rises": report[MODE_COLLAPSE]["loss_rise_runs_flagged"]
+        == 0,
+        "all_detectors_points_per_s_at_least_1e6": report["all_detectors"]["points_per_s"] >= 1e6,
     }
 
 
@@ -194,6 +353,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=REPORT_SEED)
     parser.add_argument("--runs", type=int, default=24, help="runs per planted category")
     parser.add_argument("--healthy", type=int, default=48, help="healthy runs")
+    parser.add_argument("--layer-runs", type=int, default=16, help="runs per layer fault")
+    parser.add_argument("--layer-healthy", type=int, default=40, help="healthy multi-layer runs")
+    parser.add_argument("--collapse-runs", type=int, default=30, help="collapse runs")
+    parser.add_argument("--collapse-healthy", type=int, default=40, help="healthy generative runs")
     args = parser.parse_args()
     started = time.perf_counter()
     report = evaluate(args.seed, args.runs, args.healthy)
@@ -202,6 +365,20 @@ def main() -> None:
     report["points_per_s_samples"] = [round(s) for s in wall]
     report["points_per_cpu_s"] = round(statistics.median(cpu))
     report["points_counted_as"] = "steps x metrics fed (loss, grad_norm, lr), batches of 1000 steps"
+    report.update(evaluate_layers(args.seed, args.layer_runs, args.layer_healthy))
+    report[MODE_COLLAPSE] = evaluate_collapse(args.seed, args.collapse_runs, args.collapse_healthy)
+    layer_rates, layer_points = layer_throughput(args.seed)
+    report["layer_points_per_s"] = round(statistics.median(layer_rates))
+    report["layer_points_per_s_samples"] = [round(s) for s in layer_rates]
+    # all detectors: the 1e6-step run through OnlineDetectors (3e6 points) and a 100-layer run
+    # through LayerDetectors, seconds added up
+    old_points = 3 * 1_000_000
+    seconds = old_points / report["points_per_s"] + layer_points / report["layer_points_per_s"]
+    report["all_detectors"] = {
+        "points_per_s": round((old_points + layer_points) / seconds),
+        "points": old_points + layer_points,
+        "counted_as": "run metrics (loss, grad_norm, lr) + per-layer stat values + lr",
+    }
     report["seeds"] = {"tuning": list(TUNING_SEEDS), "reported": args.seed}
     report["targets_met"] = targets(report)
     report["bench_seconds"] = round(time.perf_counter() - started, 1)

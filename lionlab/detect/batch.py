@@ -11,11 +11,12 @@ here" next to a finite value. +/-Inf is always a logged non-finite value.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 METRICS = ("loss", "grad_norm", "lr")
+EXTRA_METRICS = ("entropy", "distinct")  # eval metrics of generative runs (mode collapse)
 NO_STEP = -(2**62)  # before any step
 
 
@@ -26,6 +27,8 @@ class Batch:
     grad_norm: np.ndarray | None
     lr: np.ndarray | None
     logged: Mapping[str, np.ndarray]  # per key given with its gaps marked: rows it was logged
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)  # EXTRA_METRICS given, NaN
+    # where not logged
 
     @property
     def n(self) -> int:
@@ -47,18 +50,23 @@ class Batch:
 def parse_batch(steps, metrics: Mapping[str, object], after_step: int = NO_STEP) -> Batch:
     """Validate and convert one batch; rows at or before a step already seen are dropped."""
     steps = np.asarray(steps).astype(np.int64).ravel()
-    columns, logged = {}, {}
+    columns, logged, extra = {}, {}, {}
     for name in METRICS:
         columns[name], mask = _column(metrics.get(name), len(steps), name)
         if mask is not None:
             logged[name] = mask
+    for name in EXTRA_METRICS:
+        values, mask = _column(metrics.get(name), len(steps), name)
+        if values is not None:
+            extra[name] = values if mask is None else np.where(mask, values, np.nan)
     seen = np.maximum.accumulate(np.concatenate([[after_step], steps]))[:-1]
     keep = steps > seen  # a retried or overlapping batch is not counted twice
     if not keep.all():
         steps = steps[keep]
         columns = {k: None if v is None else v[keep] for k, v in columns.items()}
         logged = {k: v[keep] for k, v in logged.items()}
-    return Batch(steps=steps, logged=logged, **columns)
+        extra = {k: v[keep] for k, v in extra.items()}
+    return Batch(steps=steps, logged=logged, extra=extra, **columns)
 
 
 def _column(values: object, n: int, name: str) -> tuple[np.ndarray | None, np.ndarray | None]:

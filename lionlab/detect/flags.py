@@ -9,7 +9,10 @@ from typing import Any
 DIVERGENCE = "divergence"
 GRAD_NORM_DRIFT = "grad_norm_drift"
 LOSS_STEP = "loss_step"
-KINDS = (DIVERGENCE, GRAD_NORM_DRIFT, LOSS_STEP)
+LAYER_GRAD_DRIFT = "layer_grad_drift"
+UPDATE_RATIO = "update_ratio"
+MODE_COLLAPSE = "mode_collapse"
+KINDS = (DIVERGENCE, GRAD_NORM_DRIFT, LOSS_STEP, LAYER_GRAD_DRIFT, UPDATE_RATIO, MODE_COLLAPSE)
 
 INFO, WARNING, CRITICAL = "info", "warning", "critical"
 SEVERITIES = (INFO, WARNING, CRITICAL)
@@ -52,7 +55,9 @@ class Flag:
 
 
 def summarize(flags: Iterable[Flag]) -> dict[str, Any]:
-    """Run-level summary: staircase (3+ loss steps), loss-step count, divergence, drift.
+    """Run-level summary: staircase (3+ loss steps), loss-step count, divergence, drift, and
+    whether a layer's gradient drifted, a layer's update ratio left its band, or the outputs
+    lost their diversity.
 
     Loss steps of severity "info" coincide with a logged lr change or a restart; they are
     counted apart (`loss_steps_at_schedule_changes`) and never make a staircase.
@@ -69,4 +74,7 @@ def summarize(flags: Iterable[Flag]) -> dict[str, Any]:
         "divergence": bool(divergences),
         "first_divergence_step": min((f.step for f in divergences), default=None),
         "grad_norm_drift": any(f.kind == GRAD_NORM_DRIFT for f in flags),
+        "layer_grad_drift": any(f.kind == LAYER_GRAD_DRIFT for f in flags),
+        "update_ratio": any(f.kind == UPDATE_RATIO for f in flags),
+        "mode_collapse": any(f.kind == MODE_COLLAPSE for f in flags),
     }

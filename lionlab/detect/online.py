@@ -1,4 +1,4 @@
-"""OnlineDetectors: the three detectors fed batch by batch, with JSON-safe state."""
+"""OnlineDetectors: the run-level detectors fed batch by batch, with JSON-safe state."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from lionlab.detect.batch import NO_STEP, parse_batch
+from lionlab.detect.collapse import ModeCollapse
 from lionlab.detect.config import DetectorConfig
 from lionlab.detect.divergence import DivergenceDetector
 from lionlab.detect.drift import GradNormDrift
@@ -15,11 +16,14 @@ from lionlab.detect.loss_step import LossStepDetector
 from lionlab.detect.schedule import ScheduleTracker
 from lionlab.detect.streams import BlockStream
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: adds the mode-collapse detector
+READABLE_VERSIONS = (1, 2)  # a version-1 state resumes with a fresh mode-collapse detector
+PARTS = ("schedule", "loss_blocks", "grad_blocks", "divergence", "drift", "loss_step")
 
 
 class OnlineDetectors:
-    """Divergence, gradient-norm drift and loss-step detectors over one run's metrics.
+    """Divergence, gradient-norm drift, loss-step and mode-collapse detectors over one run's
+    metrics.
 
     `update` takes rows in step order, in batches of any size, and returns the flags raised
     by that batch; the flags are the same however the series is split. Rows at or before a
@@ -36,11 +40,13 @@ class OnlineDetectors:
         self.divergence = DivergenceDetector(cfg.divergence)
         self.drift = GradNormDrift(cfg.drift)
         self.loss_step = LossStepDetector(cfg.loss_step)
+        self.collapse = ModeCollapse(cfg.collapse)
 
     def update(
         self, steps: Sequence[int] | np.ndarray, metrics: Mapping[str, object]
     ) -> list[Flag]:
-        """Feed one batch: `metrics` maps loss / grad_norm / lr to arrays aligned with `steps`."""
+        """Feed one batch: `metrics` maps loss / grad_norm / lr (and, at evals of a generative
+        model, entropy / distinct) to arrays aligned with `steps`."""
         batch = parse_batch(steps, metrics, self.last_step)
         if batch.n == 0:
             return []
@@ -51,6 +57,7 @@ class OnlineDetectors:
         flags, diverging = self.divergence.update(batch, loss, grad)
         flags += self.drift.update(batch, lr, diverging)
         flags += self.loss_step.update(loss, lr, diverging)
+        flags += self.collapse.update(batch, loss)
         return sorted(flags, key=lambda f: (f.step, KINDS.index(f.kind)))
 
     def state_dict(self) -> dict:
@@ -65,16 +72,19 @@ class OnlineDetectors:
             "divergence": self.divergence.state_dict(),
             "drift": self.drift.state_dict(),
             "loss_step": self.loss_step.state_dict(),
+            "collapse": self.collapse.state_dict(),
         }
 
     @classmethod
     def from_state(cls, state: Mapping) -> OnlineDetectors:
-        if state.get("version") != STATE_VERSION:
+        if state.get("version") not in READABLE_VERSIONS:
             raise ValueError(f"detector state version {state.get('version')!r} is not supported")
         detectors = cls(DetectorConfig.from_dict(state["config"]))
         detectors.last_step = int(state["last_step"])
-        for name in ("schedule", "loss_blocks", "grad_blocks", "divergence", "drift", "loss_step"):
+        for name in PARTS:
             getattr(detectors, name).load_state_dict(state[name])
+        if "collapse" in state:
+            detectors.collapse.load_state_dict(state["collapse"])
         return detectors
 
 

@@ -25,7 +25,7 @@ def test_a_flag_is_frozen_and_round_trips_through_json():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"kind": "mode_collapse"},
+        {"kind": "weight_norm_drift"},  # not a kind
         {"severity": "fatal"},
         {"start": 101},  # starts after it was raised
     ],
