@@ -13,6 +13,10 @@ from collections.abc import Mapping
 LOSS = ("train_loss", "loss", "train/loss", "train_loss_step")
 GRAD_NORM = ("grad_norm", "train/grad_norm", "grad_norm_step")
 LR = ("lr", "learning_rate", "train/learning_rate", "lr-Lion", "lr-AdamW")
+# Output diversity of generative runs (the mode_collapse detector): next-token entropy and
+# distinct-2 of sampled text, as the built-in char LM logs them at each evaluation.
+ENTROPY = ("eval_entropy", "entropy", "eval/entropy")
+DISTINCT = ("eval_distinct_2", "distinct_2", "eval/distinct_2")
 EVAL_LOSS = ("eval_loss", "val_loss", "eval/loss", "val/loss", "validation_loss")
 
 # Params that name the optimizer: TrainingArguments.optim, and common hyper-parameter names.

@@ -1,5 +1,5 @@
-"""Per-layer statistics: a run's layer names, one float32 vector per (run, stat, step), and
-their level-of-detail buckets.
+"""Per-layer statistics: a run's layer names, one float32 vector per (run, stat, step), their
+level-of-detail buckets, and the per-layer detectors' state.
 
 Revision ID: 0016
 Revises: 0015
@@ -56,7 +56,23 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "layer_detector_states",
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["runs.id"],
+            name=op.f("fk_layer_detector_states_run_id_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("run_id", name=op.f("pk_layer_detector_states")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("layer_detector_states")
     op.drop_table("layer_lod")
     op.drop_table("layer_stats")
     op.drop_table("layer_names")

@@ -84,9 +84,7 @@ def begin_write(session: Session) -> None:
     """Start `session`'s transaction as a writer (takes SQLite's write lock at BEGIN)."""
     if session.info.get(GROUP_WRITE) and session.in_transaction():
         return  # a batch in a group commit's savepoint: the transaction holds the lock
-    if session.in_transaction() and session.connection().get_execution_options().get(
-        WRITE_OPTION
-    ):
+    if session.in_transaction() and session.connection().get_execution_options().get(WRITE_OPTION):
         return  # begun as a writer already (a route that checks before it ingests)
     session.connection(execution_options={WRITE_OPTION: True})
 

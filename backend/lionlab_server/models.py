@@ -391,6 +391,17 @@ class Flag(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LayerDetectorState(Base):
+    """A run's per-layer detector state (lionlab.detect.LayerDetectors, JSON), saved with
+    every per-layer batch: apart from `detector_states`, which metric batches replace."""
+
+    __tablename__ = "layer_detector_states"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class DetectorState(Base):
     """A run's online detector state (JSON), saved with every batch it has seen, so a server
     restart mid-run neither loses nor repeats flags."""

@@ -47,7 +47,7 @@ def test_small_run_reads_back_every_vector(api, run):
     grad = synthetic(steps, len(NAMES))
     grad[3, 5] = np.nan  # layer 5 not logged at step 40
     out = log_layers(api, run, steps, {"grad_norm": grad, "update_ratio": grad / 1e3})
-    assert out == {"run_id": run, "values": 2 * grad.size, "layers": len(NAMES)}
+    assert out == {"run_id": run, "values": 2 * grad.size, "layers": len(NAMES), "flags": []}
     index = api.get(f"/runs/{run}/layers").json()
     assert index == {"names": NAMES, "stats": ["grad_norm", "update_ratio"]}
     v = api.get(f"/runs/{run}/layers/grad_norm").json()
@@ -154,3 +154,33 @@ def test_other_projects_runs_are_not_found(api, run):
         "/runs/999999/layers", json={"names": ["a"], "steps": [1], "stats": {"grad_norm": [[1.0]]}}
     )
     assert r.status_code == 404
+
+
+def test_a_drifting_layer_is_flagged_by_name_and_a_healthy_run_is_not(api):
+    """Through the ingest path: the run's per-layer detectors (state kept between batches)
+    flag the one layer whose gradient norm leaves the others, naming it."""
+    project = api.project()["id"]
+    names = [f"blocks.{i}.mlp.weight" for i in range(40)]
+    steps = np.arange(10, 30_010, 10)
+    rng = np.random.default_rng(7)
+    for planted in (False, True):
+        run = api.run(project, optimizer="lion")["id"]
+        grad = np.exp(rng.normal(size=40)) * np.exp(0.2 * rng.standard_normal((len(steps), 40)))
+        if planted:
+            grad[1500:, 7] *= 30.0
+        ratio = np.full_like(grad, 1e-3) * np.exp(0.1 * rng.standard_normal(grad.shape))
+        flags = []
+        for i in range(0, len(steps), 500):
+            sl = slice(i, i + 500)
+            out = log_layers(
+                api, run, steps[sl], {"grad_norm": grad[sl], "update_ratio": ratio[sl]}, names=names
+            )
+            flags += out["flags"]
+        stored = api.get(f"/runs/{run}/flags").json()
+        assert [f["kind"] for f in stored] == [f["kind"] for f in flags]
+        if planted:
+            (flag,) = flags
+            assert flag["kind"] == "layer_grad_drift" and "blocks.7.mlp.weight" in flag["message"]
+            assert flag["start_step"] >= steps[1500] - 1000
+        else:
+            assert flags == []

@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from lionlab import known_keys
-from lionlab.detect import OnlineDetectors
+from lionlab.detect import LayerDetectors, OnlineDetectors
 from lionlab.lifecycle import RunStatus
 from lionlab_server.models import Run
 from lionlab_server.services import webhooks
@@ -23,7 +23,13 @@ from lionlab_server.store.metrics import KeyPoints
 
 # Detector input -> the metric keys that feed it, first match wins (workers log train_loss;
 # users' scripts and other tools' loggers often log loss: lionlab/known_keys.py).
-INPUTS = {"loss": known_keys.LOSS, "grad_norm": known_keys.GRAD_NORM, "lr": known_keys.LR}
+INPUTS = {
+    "loss": known_keys.LOSS,
+    "grad_norm": known_keys.GRAD_NORM,
+    "lr": known_keys.LR,
+    "entropy": known_keys.ENTROPY,  # mode_collapse: off while neither is logged
+    "distinct": known_keys.DISTINCT,
+}
 
 
 def detector_rows(batch: list[KeyPoints]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -62,4 +68,19 @@ def feed(session: Session, run: Run, batch: list[KeyPoints]) -> list[dict]:
         webhooks.flags_raised(session, run, flags)
     if any(f["kind"] == "divergence" for f in flags) and (run.job or {}).get("stop_on_divergence"):
         lifecycle.ask_stop(session, run.id, RunStatus.DIVERGED)
+    return flags
+
+
+def feed_layers(session: Session, run: Run, steps, names, stats, lr: float | None) -> list[dict]:
+    """Run a per-layer batch through the run's LayerDetectors; store and return new flags.
+    `lr` is the run's last logged learning rate (for Lion's lr advice), if any."""
+    state = flag_store.lock_layer_state(session, run.id)
+    detectors = LayerDetectors() if state is None else LayerDetectors.from_state(state)
+    rows = None if lr is None else np.full(len(steps), lr)
+    found = detectors.update(steps, names, stats, lr=rows, optimizer=run.optimizer)
+    flags = [f.to_dict() for f in found]
+    flag_store.save_layer_state(session, run.id, detectors.state_dict())
+    flag_store.add_flags(session, run.id, flags)
+    if flags:
+        webhooks.flags_raised(session, run, flags)
     return flags

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.orm import Session
 
+from lionlab import known_keys
 from lionlab.json_values import text_problem
 from lionlab_server.db import begin_write
 from lionlab_server.errors import InputError
+from lionlab_server.services import detection
 from lionlab_server.services.ingest import MAX_KEY_LENGTH, _int_steps, parse_json
 from lionlab_server.store import layers as layer_store
 from lionlab_server.store import lifecycle
+from lionlab_server.store import metrics as metric_store
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 
@@ -144,10 +147,14 @@ def parse_layers(raw: bytes, max_values: int) -> LayerBatch:
 
 def ingest(
     session: Session, scope: Scope, run_id: int, batch: LayerBatch, attempt: int | None = None
-) -> int:
-    """Store a validated batch in one write transaction (the caller commits); returns the
-    values written. NotFound outside the scope; Conflict for a stale job attempt."""
+) -> tuple[int, list[dict]]:
+    """Store a validated batch and run the per-layer detectors on it, in one write
+    transaction (the caller commits); returns (values written, new flags). NotFound outside
+    the scope; Conflict for a stale job attempt."""
     begin_write(session)
     run = visible_run(session, scope, run_id)
     lifecycle.fence_writer(session, run, attempt)
-    return layer_store.write(session, run_id, batch.names, batch.steps, batch.stats)
+    written = layer_store.write(session, run_id, batch.names, batch.steps, batch.stats)
+    lr = metric_store.last_value(session, run_id, known_keys.LR)
+    flags = detection.feed_layers(session, run, batch.steps, batch.names, batch.stats, lr)
+    return written, flags

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
-from lionlab_server.models import DetectorState, Flag, UTCDateTime, utcnow
+from lionlab_server.models import DetectorState, Flag, LayerDetectorState, UTCDateTime, utcnow
 from lionlab_server.store.dialect import dialect_insert
 
 # Plain SQL text, the same on both backends, built once: it runs in every batch's write
@@ -19,6 +19,31 @@ _LOCK_STATE = (
     .bindparams(bindparam("now", type_=UTCDateTime))
     .columns(DetectorState.__table__.c.state)
 )
+
+
+_LOCK_LAYER_STATE = (
+    text(
+        "INSERT INTO layer_detector_states (run_id, state, updated_at) "
+        "VALUES (:run_id, NULL, :now) "
+        "ON CONFLICT (run_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING state"
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime))
+    .columns(LayerDetectorState.__table__.c.state)
+)
+
+
+def lock_layer_state(session: Session, run_id: int) -> dict | None:
+    """The run's per-layer detector state (None before its first batch), locked."""
+    return session.execute(_LOCK_LAYER_STATE, {"run_id": run_id, "now": utcnow()}).scalar_one()
+
+
+def save_layer_state(session: Session, run_id: int, state: dict) -> None:
+    session.execute(
+        update(LayerDetectorState)
+        .where(LayerDetectorState.run_id == run_id)
+        .values(state=state, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def lock_state(session: Session, run_id: int) -> dict | None:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from lionlab_server.db import is_postgres
-from lionlab_server.models import MetricKey, UTCDateTime, utcnow
+from lionlab_server.models import MetricKey, MetricSummary, UTCDateTime, utcnow
 from lionlab_server.store import lod
 from lionlab_server.store.dialect import dialect_insert
 from lionlab_server.store.pgbinary import encode_points, stage_cursor
@@ -46,6 +46,17 @@ def forget_key_ids(engine: Engine) -> None:
     """Drop `engine`'s cached key ids (after a transaction that may have read its own
     uncommitted keys failed to commit)."""
     _KEY_CACHE.pop(engine, None)
+
+
+def last_value(session: Session, run_id: int, names: tuple[str, ...]) -> float | None:
+    """The last logged value of the first of `names` the run has logged, else None."""
+    rows = session.execute(
+        select(MetricKey.name, MetricSummary.last_value)
+        .join(MetricSummary, MetricSummary.key_id == MetricKey.id)
+        .where(MetricSummary.run_id == run_id, MetricKey.name.in_(names))
+    ).all()
+    found = dict(rows)
+    return next((found[n] for n in names if found.get(n) is not None), None)
 
 
 def key_ids_for(session: Session, names: list[str]) -> dict[str, int]:

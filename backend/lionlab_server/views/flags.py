@@ -23,6 +23,9 @@ FLAG_METRICS: dict[str, tuple[str, ...]] = {
     "divergence": ("train_loss", "loss", "eval_loss"),
     "loss_step": ("train_loss", "loss", "eval_loss"),
     "grad_norm_drift": ("grad_norm",),
+    "layer_grad_drift": ("grad_norm",),  # about one layer: drawn on the global norm's chart
+    "update_ratio": ("update_rms", "grad_norm"),
+    "mode_collapse": ("eval_entropy", "eval_distinct_2", "eval_loss"),
 }
 DEFAULT_FLAG_METRICS = ("train_loss", "loss")
 

@@ -39,7 +39,10 @@ class LayerBatchIn(BaseModel):
 class LayerIngestResult(BaseModel):
     run_id: int
     values: int = Field(description="Values written (new or overwritten).")
-    layers: int = Field(description="Layers the run now has.")
+    layers: int = Field(description="Layers in this batch.")
+    flags: list[dict] = Field(
+        default_factory=list, description="Per-layer detector flags this batch raised."
+    )
 
 
 class LayerIndex(BaseModel):
@@ -102,8 +105,8 @@ async def log_layers(
     store = functools.partial(
         layer_service.ingest, scope=scope, run_id=run_id, batch=batch, attempt=attempt
     )
-    written = await request.app.state.metric_writes.write(store, batch.values)
-    return LayerIngestResult(run_id=run_id, values=written, layers=len(batch.names))
+    written, flags = await request.app.state.metric_writes.write(store, batch.values)
+    return LayerIngestResult(run_id=run_id, values=written, layers=len(batch.names), flags=flags)
 
 
 @router.get("/runs/{run_id}/layers", response_model=LayerIndex, responses=responses(404))
