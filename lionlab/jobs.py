@@ -41,6 +41,7 @@ LION_LR_WARN_ABOVE = 1e-3
 _ENTRYPOINT_RE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
+LrFactor = Annotated[float, Field(gt=0.0, le=1e6, allow_inf_nan=False)]
 
 
 class OptimizerSpec(BaseModel):
@@ -88,6 +89,15 @@ class OptimizerSpec(BaseModel):
         ge=0.0,
         lt=1.0,
         description="Momentum of sgd, in [0, 1). Unused by the others.",
+    )
+
+    lr_scale: dict[Annotated[str, Field(min_length=1, max_length=250)], LrFactor] = Field(
+        default_factory=dict,
+        max_length=100,
+        examples=[{"blocks.0.mlp.fc.weight": 10.0}],
+        description="Per-tensor lr multipliers: a parameter's name (as model.named_parameters() "
+        "gives it) -> the factor its lr is scaled by, on top of the schedule. For per-layer lr "
+        "experiments; a name the model lacks fails the run at start.",
     )
 
     @model_validator(mode="before")

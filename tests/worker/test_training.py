@@ -186,6 +186,26 @@ def test_per_layer_statistics_add_up_to_the_global_ones_and_follow_lion(tmp_path
     assert train(off, tmp_path / "off")[1].layers == []
 
 
+def test_lr_scale_multiplies_one_tensors_lr(tmp_path):
+    name = "blocks.0.mlp.fc.weight"
+    spec = spec_of(
+        steps=4,
+        layer_stats_every=2,
+        optimizer={"name": "lion", "lr": 1e-4, "weight_decay": 0.0, "lr_scale": {name: 100.0}},
+        schedule={"warmup_steps": 0, "decay": "constant"},
+    )
+    _, sink = train(spec, tmp_path)
+    for _, names, stats in sink.layers:
+        update = dict(
+            zip(names, np.array(stats["update_ratio"]) * stats["param_norm"], strict=True)
+        )
+        other = "blocks.0.mlp.proj.weight"
+        # Lion: ||update|| = lr * sqrt(numel); fc and proj hold as many weights, fc at 100x lr
+        assert update[name] / update[other] == pytest.approx(100, rel=0.01)
+    with pytest.raises(ValueError, match="no parameter for"):
+        train(spec_of(optimizer={"name": "lion", "lr_scale": {"nope": 2.0}}), tmp_path / "x")
+
+
 @pytest.mark.parametrize("task", ["char_lm", "image_classifier"])
 def test_same_spec_and_seed_give_the_same_trajectory(task, tmp_path):
     spec = spec_of(task=task, steps=5, eval_interval=2)

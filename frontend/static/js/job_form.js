@@ -9,7 +9,7 @@ const GROUPS = [
   ["Optimizer", ["optimizer"]],
   ["Training", ["steps", "batch_size", "grad_clip", "eval_interval", "seed"]],
   ["Learning-rate schedule", ["schedule"]],
-  ["Runtime", ["precision", "device", "checkpoint_interval", "stop_on_divergence"]],
+  ["Runtime", ["precision", "device", "checkpoint_interval", "stop_on_divergence", "layer_stats_every"]],
 ];
 
 // Labels that read better than pydantic's titles ("Lr", "Eps").
@@ -34,6 +34,7 @@ function fieldsOf(prefix, names, schema) {
     const prop = resolve(schema.properties[name], defs);
     if (prop.type === "object") {
       for (const [sub, subProp] of Object.entries(prop.properties)) {
+        if (resolve(subProp, defs).type === "object") continue; // free-form maps (lr_scale): API only
         out.push(fieldFor(`${prefix}.${name}.${sub}`, sub, labelled(sub, resolve(subProp, defs))));
       }
     } else out.push(fieldFor(`${prefix}.${name}`, name, labelled(name, prop)));

@@ -107,7 +107,7 @@ class TrainingLoop:
         t0 = time.perf_counter()
         lr = lr_at(step, self.spec.optimizer.lr, self.spec.steps, self.spec.schedule)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         batch = move_to_device(next(batches), self.device)
         with autocast(self.device, self.precision):
             loss = self.task.loss(self.model, batch)

@@ -31,13 +31,28 @@ def build_task(
     return build_user_task(spec, device, allowed_task_modules)
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices, embeddings and conv kernels; none on biases and norm scales."""
-    params = [p for p in model.parameters() if p.requires_grad]
+def param_groups(
+    model: nn.Module, weight_decay: float, lr_scale: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """Weight decay on matrices, embeddings and conv kernels; none on biases and norm scales.
+    A tensor named in `lr_scale` gets a group of its own whose lr the loop scales."""
+    lr_scale = lr_scale or {}
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    missing = sorted(set(lr_scale) - {n for n, _ in named})
+    if missing:
+        raise ValueError(
+            f"optimizer.lr_scale names {missing[:3]}, which the model has no parameter for; "
+            f"its parameters include {[n for n, _ in named][:5]}"
+        )
+    plain = [(n, p) for n, p in named if n not in lr_scale]
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": [p for _, p in plain if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for _, p in plain if p.dim() < 2], "weight_decay": 0.0},
     ]
+    for n, p in named:
+        if n in lr_scale:
+            decay = weight_decay if p.dim() >= 2 else 0.0
+            groups.append({"params": [p], "weight_decay": decay, "lr_scale": lr_scale[n]})
     return [g for g in groups if g["params"]]
 
 
@@ -66,7 +81,7 @@ def run_training(
     model = task.model.to(dev)
     optimizer = build_optimizer(
         spec.optimizer.name,
-        param_groups(model, spec.optimizer.weight_decay),
+        param_groups(model, spec.optimizer.weight_decay, spec.optimizer.lr_scale),
         **spec.optimizer.hparams(),
     )
     checkpoints = CheckpointStore(checkpoint_dir, spec)
