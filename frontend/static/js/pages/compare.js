@@ -1,12 +1,14 @@
-// Compare: any runs overlaid per metric, coloured by optimizer; the URL (?runs=1,2,3, the
-// charted metrics as ?metric=, and the chart toolbar's x, smoothing, log) holds the view, so the
-// page can be shared, saved to the project as a named comparison and restored
+// Compare: any runs overlaid per metric, coloured by optimizer, and (when they logged per-layer
+// statistics) their distributions across layers on one chart; the URL (?runs=1,2,3, the charted
+// metrics as ?metric=, and the chart toolbar's x, smoothing, log) holds the view, so the page can
+// be shared, saved to the project as a named comparison and restored
 // (?comparison=ID). A share link's page (#compare-body data-comparison-id) shows one saved comparison
 // read-only: no picker, no removing, no saving, no links to pages the link does not open.
 
 import { get, isShared, post } from "../api.js";
 import { pointsFor } from "../chart.js";
 import { ChartGrid, maxPointsFor } from "../chart_grid.js";
+import { CompareLayers } from "../compare_layers.js";
 import {
   DEFAULT_SMOOTHING,
   chartState,
@@ -181,7 +183,11 @@ async function show(data) {
   replace(document.getElementById("selection"), chips(data.runs));
   const controls = h("div", { class: "card", id: "chart-controls" });
   const charts = h("div", { class: "chart-grid", id: "charts" });
-  replace(body, paramsTable(data), controls, charts);
+  const layers = h("div", { class: "card layers-card", id: "compare-layers", hidden: true });
+  replace(body, paramsTable(data), controls, charts, layers);
+  new CompareLayers(layers, data.runs)
+    .load()
+    .catch((err) => toast(`Could not load the per-layer statistics: ${err.message}`, { kind: "error" }));
   grid = new ChartGrid(charts, state);
   renderControls(controls, state, {
     x: () => load(),

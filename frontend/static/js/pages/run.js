@@ -1,5 +1,6 @@
-// The run page: header, tiles, flags, artifacts, configuration and metric charts; a queued or
-// running run refreshes every second without a reload (its artifacts when its status changes).
+// The run page: header, tiles, flags, artifacts, configuration, metric charts and per-layer
+// statistics; a queued or running run refreshes every second without a reload (its artifacts
+// when its status changes, its layer view every few seconds as steps arrive).
 
 import { get } from "../api.js";
 import { ChartGrid, maxPointsFor } from "../chart_grid.js";
@@ -7,6 +8,7 @@ import { chartState, renderControls, tzOffsetMinutes } from "../controls.js";
 import { h } from "../dom.js";
 import { plotlyReady } from "../plotly_loader.js";
 import { RunArtifacts } from "../run_artifacts.js";
+import { RunLayers } from "../run_layers.js";
 import { RunNote } from "../run_note.js";
 import { renderConfig, renderFlags, renderHeader, renderTiles } from "../run_panels.js";
 import { ACTIVE_STATUSES, emptyState, errorState } from "../ui.js";
@@ -16,6 +18,7 @@ const LIVE_MS = 1000;
 const state = chartState();
 const grid = new ChartGrid(document.getElementById("charts"), state);
 const artifacts = new RunArtifacts(document.getElementById("artifacts-panel"), runId);
+const layers = new RunLayers(document.getElementById("layers-panel"), runId);
 let last = null; // the last view shown: what changed since decides what to refetch
 
 function chartQuery() {
@@ -78,6 +81,7 @@ async function refresh() {
   } else if (metricsSignature(view) !== metricsSignature(before)) {
     await grid.refreshUnzoomed();
   }
+  if (metricsSignature(view) !== metricsSignature(before)) layers.follow(); // new steps logged
 }
 
 function live(status) {
@@ -96,6 +100,7 @@ async function poll() {
 async function start() {
   new RunNote(document.getElementById("note-panel"), runId).load();
   artifacts.load();
+  layers.load();
   renderControls(document.getElementById("chart-controls"), state, {
     x: () => {
       grid.forgetZoom();
