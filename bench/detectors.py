@@ -348,6 +348,79 @@ def targets(report: dict) -> dict:
     }
 
 
+class _Collect:
+    """A RunSink that keeps a real job's metrics and per-layer statistics."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[int, dict[str, float]] = {}
+        self.layers: list[tuple[int, list[str], dict[str, list[float]]]] = []
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        self.metrics[step] = dict(metrics)
+
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        self.layers.append((step, names, stats))
+
+    def should_stop(self) -> str | None:
+        return None
+
+    def sync(self) -> bool:
+        return True
+
+
+PLANTED_LAYER = "blocks.0.mlp.fc.weight"
+
+
+def real_job(steps: int, lr_scale: dict[str, float]) -> dict:
+    """The built-in char LM, Lion at its default settings, through the training loop, its
+    per-layer statistics and metrics fed to the detectors as the server feeds them."""
+    import tempfile
+
+    from lionlab.jobs import JobSpec
+    from lionlab_worker.training import run_training
+
+    spec = JobSpec(
+        steps=steps,
+        eval_interval=100,
+        checkpoint_interval=0,
+        device="cpu",
+        optimizer={"name": "lion", "lr_scale": lr_scale},
+    )
+    sink = _Collect()
+    with tempfile.TemporaryDirectory(prefix="lionlab-bench-") as tmp:
+        run_training(spec, sink, tmp)
+    names = sink.layers[0][1]
+    layer_steps = np.array([s for s, _, _ in sink.layers])
+    stats = {k: np.array([st[k] for _, _, st in sink.layers]) for k in sink.layers[0][2]}
+    lr = np.array([sink.metrics[s]["lr"] for s in layer_steps])
+    flags = LayerDetectors().update(layer_steps, names, stats, lr=lr, optimizer="lion")
+    steps_all = np.array(sorted(sink.metrics))
+    keys = {"loss": "train_loss", "grad_norm": "grad_norm", "lr": "lr"}
+    columns = {k: np.array([sink.metrics[s][v] for s in steps_all]) for k, v in keys.items()}
+    flags += OnlineDetectors().update(steps_all, columns)
+    return {
+        "lr_scale": lr_scale,
+        "layers": len(names),
+        "flags": [{"kind": f.kind, "step": f.step, "message": f.message} for f in flags],
+    }
+
+
+def real_jobs(steps: int) -> dict:
+    """A tuned run (no flag expected) and the same run with one layer's lr x100 (a flag
+    naming that layer expected)."""
+    tuned = real_job(steps, {})
+    planted = real_job(steps, {PLANTED_LAYER: 100.0})
+    named = [f for f in planted["flags"] if PLANTED_LAYER in f["message"]]
+    return {
+        "steps": steps,
+        "tuned": tuned,
+        "planted_lr_x100": planted,
+        "tuned_flags": len(tuned["flags"]),
+        "planted_flagged_naming_the_layer": bool(named),
+        "planted_other_flags": len(planted["flags"]) - len(named),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=REPORT_SEED)
@@ -357,6 +430,9 @@ def main() -> None:
     parser.add_argument("--layer-healthy", type=int, default=40, help="healthy multi-layer runs")
     parser.add_argument("--collapse-runs", type=int, default=30, help="collapse runs")
     parser.add_argument("--collapse-healthy", type=int, default=40, help="healthy generative runs")
+    parser.add_argument(
+        "--real-steps", type=int, default=1500, help="steps of each real char LM job (0: none)"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     report = evaluate(args.seed, args.runs, args.healthy)
@@ -379,6 +455,8 @@ def main() -> None:
         "points": old_points + layer_points,
         "counted_as": "run metrics (loss, grad_norm, lr) + per-layer stat values + lr",
     }
+    if args.real_steps:
+        report["real_jobs"] = real_jobs(args.real_steps)
     report["seeds"] = {"tuning": list(TUNING_SEEDS), "reported": args.seed}
     report["targets_met"] = targets(report)
     report["bench_seconds"] = round(time.perf_counter() - started, 1)
