@@ -9,38 +9,34 @@ from lionlab_server import schemas
 from lionlab_server.models import DetectorState, Flag, LayerDetectorState, UTCDateTime, utcnow
 from lionlab_server.store.dialect import dialect_insert
 
+
 # Plain SQL text, the same on both backends, built once: it runs in every batch's write
 # transaction (the summaries' lock in store/metrics.py is written the same way).
-_LOCK_STATE = (
-    text(
-        "INSERT INTO detector_states (run_id, state, updated_at) VALUES (:run_id, NULL, :now) "
-        "ON CONFLICT (run_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING state"
+def _lock_sql(model):
+    return (
+        text(
+            f"INSERT INTO {model.__tablename__} (run_id, state, updated_at) "
+            "VALUES (:run_id, NULL, :now) "
+            "ON CONFLICT (run_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING state"
+        )
+        .bindparams(bindparam("now", type_=UTCDateTime))
+        .columns(model.__table__.c.state)
     )
-    .bindparams(bindparam("now", type_=UTCDateTime))
-    .columns(DetectorState.__table__.c.state)
-)
 
 
-_LOCK_LAYER_STATE = (
-    text(
-        "INSERT INTO layer_detector_states (run_id, state, updated_at) "
-        "VALUES (:run_id, NULL, :now) "
-        "ON CONFLICT (run_id) DO UPDATE SET updated_at = excluded.updated_at RETURNING state"
-    )
-    .bindparams(bindparam("now", type_=UTCDateTime))
-    .columns(LayerDetectorState.__table__.c.state)
-)
+_LOCK = {model: _lock_sql(model) for model in (DetectorState, LayerDetectorState)}
 
 
-def lock_layer_state(session: Session, run_id: int) -> dict | None:
-    """The run's per-layer detector state (None before its first batch), locked."""
-    return session.execute(_LOCK_LAYER_STATE, {"run_id": run_id, "now": utcnow()}).scalar_one()
+def _lock(session: Session, model, run_id: int) -> dict | None:
+    return session.execute(_LOCK[model], {"run_id": run_id, "now": utcnow()}).scalar_one()
 
 
-def save_layer_state(session: Session, run_id: int, state: dict) -> None:
+def _save(session: Session, model, run_id: int, state: dict) -> None:
+    # One UPDATE (the lock made the row): loading it first would decode its JSON (~20 kB
+    # for a long run) only to replace it, inside the write lock every batch waits for.
     session.execute(
-        update(LayerDetectorState)
-        .where(LayerDetectorState.run_id == run_id)
+        update(model)
+        .where(model.run_id == run_id)
         .values(state=state, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
@@ -48,18 +44,20 @@ def save_layer_state(session: Session, run_id: int, state: dict) -> None:
 
 def lock_state(session: Session, run_id: int) -> dict | None:
     """The run's detector state (None before its first batch), locked until commit."""
-    return session.execute(_LOCK_STATE, {"run_id": run_id, "now": utcnow()}).scalar_one()
+    return _lock(session, DetectorState, run_id)
 
 
 def save_state(session: Session, run_id: int, state: dict) -> None:
-    # One UPDATE (lock_state made the row): loading it first would decode its JSON (~20 kB
-    # for a long run) only to replace it, inside the write lock every batch waits for.
-    session.execute(
-        update(DetectorState)
-        .where(DetectorState.run_id == run_id)
-        .values(state=state, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    _save(session, DetectorState, run_id, state)
+
+
+def lock_layer_state(session: Session, run_id: int) -> dict | None:
+    """The run's per-layer detector state (None before its first batch), locked."""
+    return _lock(session, LayerDetectorState, run_id)
+
+
+def save_layer_state(session: Session, run_id: int, state: dict) -> None:
+    _save(session, LayerDetectorState, run_id, state)
 
 
 def add_flags(session: Session, run_id: int, flags: list[dict]) -> None:

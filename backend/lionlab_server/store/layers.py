@@ -215,8 +215,8 @@ def _rebuild_lod(session: Session, run_id: int, stat: int, steps: np.ndarray, wi
         _save_buckets(session, run_id, stat, level, built)
 
 
-def _raw_children(session, run_id, stat, spans, width) -> _Buckets:
-    lo_step, hi_step = spans[0][0], spans[-1][1]
+def _stored(session, run_id, stat, lo_step, hi_step, width) -> _Buckets:
+    """The stored vectors of steps lo_step..hi_step, each a bucket of its own."""
     rows = session.execute(
         select(LayerStat.step, LayerStat.vals, LayerStat.pcts)
         .where(
@@ -226,19 +226,14 @@ def _raw_children(session, run_id, stat, spans, width) -> _Buckets:
         )
         .order_by(LayerStat.step)
     ).all()
-    bucket_of = np.array([s for s, _, _ in rows], dtype=np.int64)
-    wanted = set(b for b, _ in spans)
-    keep = [i for i, s in enumerate(bucket_of) if (s // FACTOR) * FACTOR in wanted]
-    rows = [rows[i] for i in keep]
     step = np.array([r[0] for r in rows], dtype=np.int64)
     vals = _matrix([r[1] for r in rows], width)
     pcts = _matrix([r[2] for r in rows], len(PERCENTILES))
     return _Buckets(step, np.ones(len(rows), np.int64), step, step, vals, vals, pcts, pcts)
 
 
-def _lod_children(session, run_id, stat, level, parents, width) -> _Buckets:
-    """The level-`level` buckets under `parents` (buckets of the next level up)."""
-    lo_b, hi_b = int(parents[0]) * FACTOR, int(parents[-1]) * FACTOR + FACTOR - 1
+def _lod(session, run_id, stat, level, lo_bucket, hi_bucket, width) -> _Buckets:
+    """The level-`level` buckets lo_bucket..hi_bucket."""
     rows = session.execute(
         select(
             LayerLod.bucket,
@@ -254,13 +249,29 @@ def _lod_children(session, run_id, stat, level, parents, width) -> _Buckets:
             LayerLod.run_id == run_id,
             LayerLod.stat == stat,
             LayerLod.level == level,
-            LayerLod.bucket.between(lo_b, hi_b),
+            LayerLod.bucket.between(lo_bucket, hi_bucket),
         )
         .order_by(LayerLod.bucket)
     ).all()
-    wanted = set(int(p) for p in parents)
-    rows = [r for r in rows if r[0] // FACTOR in wanted]
     return _from_rows(rows, width)
+
+
+def _select(b: _Buckets, keep: np.ndarray) -> _Buckets:
+    return _Buckets(*(getattr(b, f)[keep] for f in _Buckets.__dataclass_fields__))
+
+
+def _raw_children(session, run_id, stat, spans, width) -> _Buckets:
+    """The stored vectors inside the 16-step `spans`."""
+    b = _stored(session, run_id, stat, spans[0][0], spans[-1][1], width)
+    wanted = np.array([lo for lo, _ in spans], dtype=np.int64)
+    return _select(b, np.isin((b.first // FACTOR) * FACTOR, wanted))
+
+
+def _lod_children(session, run_id, stat, level, parents, width) -> _Buckets:
+    """The level-`level` buckets under `parents` (buckets of the next level up)."""
+    lo_b, hi_b = int(parents[0]) * FACTOR, int(parents[-1]) * FACTOR + FACTOR - 1
+    b = _lod(session, run_id, stat, level, lo_b, hi_b, width)
+    return _select(b, np.isin(b.bucket // FACTOR, parents))
 
 
 def _from_rows(rows, width) -> _Buckets:
@@ -348,41 +359,10 @@ def view(
     lo_step, hi_step = start or 0, end if end is not None else 2**62
     chosen = _choose_level(session, run_id, sid, lo_step, hi_step, points)
     if chosen == 0:
-        rows = session.execute(
-            select(LayerStat.step, LayerStat.vals, LayerStat.pcts)
-            .where(
-                LayerStat.run_id == run_id,
-                LayerStat.stat == sid,
-                LayerStat.step.between(lo_step, hi_step),
-            )
-            .order_by(LayerStat.step)
-        ).all()
-        step = np.array([r[0] for r in rows], dtype=np.int64)
-        vals = _matrix([r[1] for r in rows], width)
-        pcts = _matrix([r[2] for r in rows], len(PERCENTILES))
-        b = _Buckets(step, np.ones(len(rows), np.int64), step, step, vals, vals, pcts, pcts)
+        b = _stored(session, run_id, sid, lo_step, hi_step, width)
     else:
         w = FACTOR**chosen
-        rows = session.execute(
-            select(
-                LayerLod.bucket,
-                LayerLod.rows,
-                LayerLod.first_step,
-                LayerLod.last_step,
-                LayerLod.lo,
-                LayerLod.hi,
-                LayerLod.pct_lo,
-                LayerLod.pct_hi,
-            )
-            .where(
-                LayerLod.run_id == run_id,
-                LayerLod.stat == sid,
-                LayerLod.level == chosen,
-                LayerLod.bucket.between(lo_step // w, hi_step // w),
-            )
-            .order_by(LayerLod.bucket)
-        ).all()
-        b = _from_rows(rows, width)
+        b = _lod(session, run_id, sid, chosen, lo_step // w, hi_step // w, width)
     bands, heat = _group(b, points), _group(b, heat_points)
     return LayerView(
         layer_names,

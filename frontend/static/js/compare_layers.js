@@ -12,6 +12,7 @@ import {
   baseLayout,
   runBandTraces,
   statAxisTitle,
+  statSelector,
   statLabel,
   viewPoints,
   zoomFromRelayout,
@@ -57,30 +58,15 @@ export class CompareLayers {
   }
 
   build(available) {
-    const buttons = LAYER_STATS.map(([stat, label]) =>
-      h(
-        "button",
-        {
-          type: "button",
-          class: stat === this.stat ? "on" : "",
-          dataset: { stat },
-          disabled: !available.includes(stat),
-          title: available.includes(stat) ? null : "None of these runs logged it",
-        },
-        label,
-      ),
-    );
-    const selector = h(
-      "div",
-      { class: "segmented", role: "group", "aria-label": "Statistic", id: "compare-layers-stat" },
-      buttons,
-    );
-    selector.addEventListener("click", (event) => {
-      const stat = event.target.closest("button")?.dataset.stat;
-      if (!stat || stat === this.stat || !available.includes(stat)) return;
-      this.stat = stat;
-      for (const b of buttons) b.classList.toggle("on", b.dataset.stat === stat);
-      this.fetch();
+    const selector = statSelector({
+      id: "compare-layers-stat",
+      current: this.stat,
+      available,
+      missing: "None of these runs logged it",
+      pick: (stat) => {
+        this.stat = stat;
+        this.fetch();
+      },
     });
     this.status = h("span", { class: "status", id: "compare-layers-status", "aria-live": "polite" });
     this.skipped = h("p", { class: "layers-help muted", id: "compare-layers-skipped" });

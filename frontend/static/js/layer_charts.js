@@ -8,6 +8,7 @@
 // never hides a value the full-detail one shows. Axes are logarithmic: a 0 sits at the
 // bottom of the axis (the lowest colour in the heatmap) and its hover says "0".
 
+import { h } from "./dom.js";
 import { fmtInt, fmtValue } from "./format.js";
 
 export const LAYER_STATS = [
@@ -16,6 +17,33 @@ export const LAYER_STATS = [
   ["param_norm", "Param norm", "parameter norm"],
 ];
 export const DEFAULT_STAT = "grad_norm";
+
+// The statistic buttons: those not in `available` disabled with `missing` as their title;
+// `pick(stat)` is called when another available one is chosen.
+export function statSelector({ id, current, available, missing, pick }) {
+  const buttons = LAYER_STATS.map(([stat, label]) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: stat === current ? "on" : "",
+        dataset: { stat },
+        disabled: !available.includes(stat),
+        title: available.includes(stat) ? null : missing,
+      },
+      label,
+    ),
+  );
+  const selector = h("div", { class: "segmented", role: "group", "aria-label": "Statistic", id }, buttons);
+  selector.addEventListener("click", (event) => {
+    const stat = event.target.closest("button")?.dataset.stat;
+    if (!stat || !available.includes(stat) || event.target.closest("button").classList.contains("on"))
+      return;
+    for (const b of buttons) b.classList.toggle("on", b.dataset.stat === stat);
+    pick(stat);
+  });
+  return selector;
+}
 
 const FONT = "Inter, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif";
 const INK = "#212529";

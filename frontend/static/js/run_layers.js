@@ -9,7 +9,7 @@ import { h, replace } from "./dom.js";
 import { fmtInt } from "./format.js";
 import {
   DEFAULT_STAT,
-  LAYER_STATS,
+  statSelector,
   bandTraces,
   baseLayout,
   heatmapTrace,
@@ -98,31 +98,15 @@ export class RunLayers {
   }
 
   build() {
-    const buttons = LAYER_STATS.map(([stat, label]) => {
-      const logged = this.index.stats.includes(stat);
-      return h(
-        "button",
-        {
-          type: "button",
-          class: stat === this.stat ? "on" : "",
-          dataset: { stat },
-          disabled: !logged,
-          title: logged ? null : "Not logged for this run",
-        },
-        label,
-      );
-    });
-    const selector = h(
-      "div",
-      { class: "segmented", role: "group", "aria-label": "Statistic", id: "layers-stat" },
-      buttons,
-    );
-    selector.addEventListener("click", (event) => {
-      const stat = event.target.closest("button")?.dataset.stat;
-      if (!stat || stat === this.stat || !this.index.stats.includes(stat)) return;
-      this.stat = stat;
-      for (const b of buttons) b.classList.toggle("on", b.dataset.stat === stat);
-      this.fetchView(); // the zoomed step range, if any, stays
+    const selector = statSelector({
+      id: "layers-stat",
+      current: this.stat,
+      available: this.index.stats,
+      missing: "Not logged for this run",
+      pick: (stat) => {
+        this.stat = stat;
+        this.fetchView(); // the zoomed step range, if any, stays
+      },
     });
     this.statusEl = h("span", { class: "status", id: "layers-status", "aria-live": "polite" });
     const reset = h(

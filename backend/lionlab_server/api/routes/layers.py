@@ -8,15 +8,13 @@ from typing import Annotated, Literal
 import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
-from lionlab.settings import Settings
 from lionlab_server.api.access import VIEWER, Needs, declared
-from lionlab_server.api.deps import SessionDep, authenticate, bearer
+from lionlab_server.api.deps import SessionDep, bearer
 from lionlab_server.api.errors import responses
-from lionlab_server.api.routes.metrics import LOG, _attempt
+from lionlab_server.api.routes.metrics import LOG, _attempt, authorized_batch
 from lionlab_server.api.validation import IdPath, Step
 from lionlab_server.errors import InputError
 from lionlab_server.services import layers as layer_service
@@ -79,13 +77,6 @@ BATCH_DOC = {
 }
 
 
-def _parse(request: Request, credentials, run_id: int, raw: bytes):
-    settings: Settings = request.app.state.settings
-    with request.app.state.sessionmaker() as session:
-        scope = LOG.authorize(session, authenticate(request, session, credentials), run_id).scope
-    return scope, layer_service.parse_layers(raw, settings.max_batch_points)
-
-
 @router.post(
     "/runs/{run_id}/layers",
     response_model=LayerIngestResult,
@@ -100,8 +91,8 @@ async def log_layers(
 ):
     """Store per-layer statistics (one write transaction, through the metric writer)."""
     attempt = _attempt(request)
-    raw = await request.body()
-    scope, batch = await run_in_threadpool(_parse, request, credentials, run_id, raw)
+    parse = layer_service.parse_layers
+    scope, batch = await authorized_batch(request, credentials, run_id, parse)
     store = functools.partial(
         layer_service.ingest, scope=scope, run_id=run_id, batch=batch, attempt=attempt
     )

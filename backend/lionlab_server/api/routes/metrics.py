@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -19,12 +20,12 @@ from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, IdPath, MetricKeyName, Step
 from lionlab_server.errors import InputError
 from lionlab_server.services import ingest as ingest_service
-from lionlab_server.store.metrics import KeyPoints
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.series import SeriesData, query_series, summaries
 
 router = APIRouter(tags=["metrics"])
+T = TypeVar("T")
 
 BATCH_DOC = {
     "requestBody": {
@@ -55,13 +56,22 @@ def _attempt(request: Request) -> int | None:
 LOG = Requirement(EDITOR, "run", worker=HELD)  # checked in _parse_batch's thread hop
 
 
-def _parse_batch(
-    request: Request, credentials, run_id: int, raw: bytes
-) -> tuple[Scope, list[KeyPoints]]:
-    settings: Settings = request.app.state.settings
-    with request.app.state.sessionmaker() as session:
-        scope = LOG.authorize(session, authenticate(request, session, credentials), run_id).scope
-    return scope, ingest_service.parse_batch(raw, settings.max_batch_points)
+async def authorized_batch(
+    request: Request, credentials, run_id: int, parse: Callable[[bytes, int], T]
+) -> tuple[Scope, T]:
+    """The ingest routes' one worker-thread hop (sync dependencies would each take a hop of
+    their own): authenticate, check LOG on the run, and parse the body with `parse(raw,
+    LIONLAB_MAX_BATCH_POINTS)`."""
+    raw = await request.body()
+
+    def hop() -> tuple[Scope, T]:
+        settings: Settings = request.app.state.settings
+        with request.app.state.sessionmaker() as session:
+            caller = authenticate(request, session, credentials)
+            scope = LOG.authorize(session, caller, run_id).scope
+        return scope, parse(raw, settings.max_batch_points)
+
+    return await run_in_threadpool(hop)
 
 
 @router.post(
@@ -76,13 +86,12 @@ async def log_metrics(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     _: Annotated[None, declared(LOG)],
 ):
-    # The hot path: authentication and parsing run in one worker-thread hop (sync
-    # dependencies would each take a hop of their own); storing goes through the server's
+    # The hot path: authentication and parsing run in one worker-thread hop; storing goes
+    # through the server's
     # metric writer (services/write_queue.py: group commit on SQLite). The body's size was
     # checked by api/validation.RequestLimits, as for every route.
     attempt = _attempt(request)
-    raw = await request.body()
-    scope, batch = await run_in_threadpool(_parse_batch, request, credentials, run_id, raw)
+    scope, batch = await authorized_batch(request, credentials, run_id, ingest_service.parse_batch)
     store = functools.partial(
         ingest_service.ingest, scope=scope, run_id=run_id, batch=batch, attempt=attempt
     )
