@@ -55,6 +55,22 @@ class PeriodSink:
 
 
 LAYERS_EVERY = JobSpec().layer_stats_every
+LAYER_CALL_S: list[float] = []  # time of each TrainingLoop._log_layers call
+
+
+def _timed_layer_logging() -> None:
+    """Time the loop's per-layer path at its due steps (stacking the norms, the transfer,
+    the client's body), which a step-period median cannot resolve on a noisy machine."""
+    from lionlab_worker.training.loop import TrainingLoop
+
+    original = TrainingLoop._log_layers
+
+    def timed(self, step, norms):
+        t0 = time.perf_counter()
+        original(self, step, norms)
+        LAYER_CALL_S.append(time.perf_counter() - t0)
+
+    TrainingLoop._log_layers = timed
 
 
 def _trial(task: str, tmp: Path, server=None, layers: bool = True) -> tuple[float, int]:
@@ -75,6 +91,7 @@ def _trial(task: str, tmp: Path, server=None, layers: bool = True) -> tuple[floa
 
 
 def overhead(task: str, tmp: Path, server) -> dict:
+    LAYER_CALL_S.clear()
     plain, metrics_only, logged = [], [], []
     for _ in range(TRIALS):
         plain.append(_trial(task, tmp)[0])
@@ -93,10 +110,14 @@ def overhead(task: str, tmp: Path, server) -> dict:
         "layer_stats_overhead_pct": round((with_log - without_layers) / base * 100, 2),
         "layer_stats_every": LAYERS_EVERY,
         "layer_steps_logged": layer_steps,
+        # the due steps' own cost, spread over the steps between them
+        "layer_call_ms": round(statistics.median(LAYER_CALL_S) * 1000, 3),
+        "layer_call_pct": round(statistics.median(LAYER_CALL_S) / (LAYERS_EVERY * base) * 100, 3),
     }
 
 
 def main() -> None:
+    _timed_layer_logging()
     with tempfile.TemporaryDirectory(prefix="lionlab-bench-") as tmp:
         server = start_server(Path(tmp) / "data")
         try:
