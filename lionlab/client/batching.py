@@ -155,10 +155,13 @@ class BatchSender:
         if self._over_memory():
             self._alarm.set()
 
-    def log_layers(self, body: dict) -> None:
-        """Queue one per-layer statistics body (POST /runs/{id}/layers)."""
-        if self.error is None:
-            self.layers.append(body)
+    def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
+        """Queue per-layer statistics of `step` (POST /runs/{id}/layers): per statistic one
+        value per name, NaN (sent as null) where a layer was not logged."""
+        if self.error is not None:
+            return
+        rows = {k: [[None if v != v else float(v) for v in values]] for k, values in stats.items()}
+        self.layers.append({"names": list(names), "steps": [int(step)], "stats": rows})
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything buffered now; True once the server has stored all of it (offline:
@@ -282,7 +285,7 @@ class BatchSender:
                 if "points" in entry:
                     self._post(entry["points"])
                 elif "layers" in entry:
-                    self.api.post(f"/runs/{self.run_id}/layers", entry["layers"], retry_for=0)
+                    self._post(entry["layers"], "layers")
                 self.spool.mark(lines=line)
         while (body := self.buffer.drain(self.batch_points)) is not None:
             try:
@@ -292,12 +295,12 @@ class BatchSender:
                 raise
         while self.layers:
             body, taken = _join_layers(self.layers)
-            self.api.post(f"/runs/{self.run_id}/layers", body, retry_for=0, headers=self.headers)
+            self._post(body, "layers")
             for _ in range(taken):
                 self.layers.popleft()  # only once stored
 
-    def _post(self, body: dict) -> None:
-        path = f"/runs/{self.run_id}/metrics"
+    def _post(self, body: dict, what: str = "metrics") -> None:
+        path = f"/runs/{self.run_id}/{what}"
         answer = self.api.post(path, body, retry_for=0, headers=self.headers)
         self._last_answer = time.monotonic()
         if isinstance(answer, dict):

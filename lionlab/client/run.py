@@ -120,10 +120,7 @@ class Run:
         """Record per-layer statistics at `step`: for each statistic (grad_norm, param_norm,
         update_ratio) one value per name (NaN: not logged). `lionlab.watch` calls it."""
         self._raise_refusal()
-        rows = {
-            stat: [[None if v != v else float(v) for v in values]] for stat, values in stats.items()
-        }
-        self._sender.log_layers({"names": list(names), "steps": [int(step)], "stats": rows})
+        self._sender.log_layers(step, names, stats)
 
     @property
     def stop_reason(self) -> str | None:

@@ -77,8 +77,7 @@ class ApiSink:
         self.sender.log(metrics, step)
 
     def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
-        rows = {k: [[None if v != v else v for v in values]] for k, values in stats.items()}
-        self.sender.log_layers({"names": names, "steps": [step], "stats": rows})
+        self.sender.log_layers(step, names, stats)
 
     def should_stop(self) -> str | None:
         if getattr(self.sender.error, "status_code", None) == 409:

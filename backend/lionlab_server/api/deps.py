@@ -99,11 +99,15 @@ def request_credential(
     return credential
 
 
+def cached_scope(request: Request, credential: Credential) -> Scope | None:
+    """The credential's scope if this process's cache holds it (no database read)."""
+    with _token_cache_lock:
+        return request.app.state.token_cache.get(credential)
+
+
 def resolve_credential(request: Request, session: Session, credential: Credential) -> Scope | None:
     """The credential's scope, from this process's cache or the database; None: refused."""
-    cache = request.app.state.token_cache
-    with _token_cache_lock:
-        scope = cache.get(credential)
+    scope = cached_scope(request, credential)
     if scope is None:
         kind, secret = credential
         if kind == "basic":
@@ -114,7 +118,7 @@ def resolve_credential(request: Request, session: Session, credential: Credentia
         end_read(session)
         if scope is not None:
             with _token_cache_lock:
-                cache[credential] = scope
+                request.app.state.token_cache[credential] = scope
     return scope
 
 
@@ -163,11 +167,9 @@ async def caller_scope(request: Request, credentials: HTTPAuthorizationCredentia
     """`authenticate` for a hot path: a credential whose scope is cached costs no
     worker-thread hop and no session; any other is looked up in a thread."""
     credential = request_credential(request, credentials)
-    if credential is not None:
-        with _token_cache_lock:
-            scope = request.app.state.token_cache.get(credential)
-        if scope is not None:
-            return scope
+    scope = cached_scope(request, credential) if credential is not None else None
+    if scope is not None:
+        return scope
 
     def look_up() -> Scope:
         with request.app.state.sessionmaker() as session:

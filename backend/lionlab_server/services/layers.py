@@ -66,6 +66,9 @@ def _names(names: object) -> list[str]:
     return names
 
 
+_PLAIN = {float, int, type(None)}
+
+
 def _matrix(stat: str, rows: object, n: int, width: int) -> np.ndarray:
     where = ("body", "stats", stat)
     if not isinstance(rows, list) or len(rows) != n:
@@ -74,16 +77,9 @@ def _matrix(stat: str, rows: object, n: int, width: int) -> np.ndarray:
         arr = np.array(rows, dtype=np.float64)
     except (ValueError, TypeError, OverflowError):
         arr = None
-    if (
-        arr is None
-        or arr.shape != (n, width)
-        or any(
-            type(v) is bool or isinstance(v, str)
-            for row in rows
-            if isinstance(row, list)
-            for v in row
-        )
-    ):
+    # numpy reads true as 1.0 and "2" as 2.0: only numbers and nulls pass (a C-level scan)
+    types = set().union(*(map(type, row) for row in rows if type(row) is list))
+    if arr is None or arr.shape != (n, width) or not types <= _PLAIN:
         for i, row in enumerate(rows):
             if not isinstance(row, list) or len(row) != width:
                 raise InputError(

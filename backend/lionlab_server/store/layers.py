@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lionlab_server.errors import InputError
 from lionlab_server.models import LayerLod, LayerName, LayerStat
 from lionlab_server.store.dialect import dialect_insert
 
@@ -92,8 +93,6 @@ def columns_for(session: Session, run_id: int, given: list[str]) -> tuple[np.nda
     known = {name: i for i, name in enumerate(names(session, run_id))}
     new = [n for n in given if n not in known]
     if len(known) + len(new) > MAX_LAYERS:
-        from lionlab_server.errors import InputError
-
         raise InputError(
             ("body", "names"),
             f"a run holds at most {MAX_LAYERS} layers; group parameters (watch(group=...))",
