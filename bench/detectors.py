@@ -50,6 +50,7 @@ from lionlab.detect.synthetic import (
     logged_run,
 )
 from lionlab.detect.synthetic_layers import (
+    LAYER_FAULTS,
     LayerRun,
     generate_generative_bank,
     generate_layer_bank,
@@ -218,8 +219,16 @@ def advised_lr(message: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
+def stated_factor(message: str) -> float | None:
+    found = re.search(r"about ([0-9.e+-]+)x too high", message)
+    return float(found.group(1)) if found else None
+
+
 class EventTally:
-    """Counts for one of the new detectors: events match flags one to one."""
+    """Counts for one of the new detectors. A flag is true when it matches a planted event
+    (kind, window, the layer named), also when an earlier flag already matched that event
+    (update_ratio may report one layer's lr set too high both by its step size and by its
+    ratio); recall and delay count each event's first flag."""
 
     def __init__(self) -> None:
         self.events = self.flags = self.true_flags = self.healthy_false = 0
@@ -227,7 +236,8 @@ class EventTally:
         self.by_label: dict = defaultdict(lambda: [0, 0])
 
     def add(self, run, flags: list[Flag], kind: str) -> list[tuple[Flag, object]]:
-        unmatched, matched = [e for e in run.events if e.kind == kind], []
+        events = [e for e in run.events if e.kind == kind]
+        unmatched, matched = list(events), []
         self.events += len(unmatched)
         for e in unmatched:
             self.by_label[e.label][0] += 1
@@ -235,6 +245,7 @@ class EventTally:
             self.flags += 1
             event = next((e for e in unmatched if e.matches(flag)), None)
             if event is None:
+                self.true_flags += any(e.matches(flag) for e in events)
                 self.healthy_false += run.category == "healthy"
                 continue
             unmatched.remove(event)
@@ -261,10 +272,11 @@ class EventTally:
 
 def evaluate_layers(seed: int, runs: int, healthy: int) -> dict:
     """The per-layer detectors on the multi-layer bank; Lion advice checked against the lr
-    that gives the band's centre (the planted layer's 1/rms times the centre)."""
+    that gives the band's centre (the planted layer's 1/rms times the centre), and the lr
+    multiple a step-size flag states against the planted one."""
     tallies = {kind: EventTally() for kind in LAYER_KINDS}
     healthy_steps = points = layers = 0
-    spent, advice_errors = 0.0, []
+    spent, advice_errors, factor_errors = 0.0, [], []
     for run in generate_layer_bank(seed, runs=runs, healthy=healthy):
         flags, seconds = feed_layers(run)
         spent, points = spent + seconds, points + run.n_points
@@ -272,6 +284,11 @@ def evaluate_layers(seed: int, runs: int, healthy: int) -> dict:
         healthy_steps += int(run.steps[-1] - run.steps[0]) if run.category == "healthy" else 0
         for kind in LAYER_KINDS:
             for flag, event in tallies[kind].add(run, flags, kind):
+                if event.label == "step_high":
+                    factor = stated_factor(flag.message)
+                    if run.optimizer == "lion" and factor is not None:
+                        factor_errors.append(abs(factor / event.factor - 1))
+                    continue
                 lr = advised_lr(flag.message)
                 if kind == UPDATE_RATIO and run.optimizer == "lion" and lr is not None:
                     advice_errors.append(abs(lr / event.centre_lr - 1))
@@ -280,14 +297,20 @@ def evaluate_layers(seed: int, runs: int, healthy: int) -> dict:
         "flags_with_advice": len(advice_errors),
         "max_relative_error": round(max(advice_errors), 3) if advice_errors else None,
     }
+    report[UPDATE_RATIO]["lion_lr_multiple_stated"] = {
+        "flags": len(factor_errors),
+        "max_relative_error": round(max(factor_errors), 3) if factor_errors else None,
+    }
     report["layer_bank"] = {
         "seed": seed,
-        "runs": healthy + runs * 5,
+        "runs": healthy + runs * len(LAYER_FAULTS),
         "healthy_steps": healthy_steps,
-        "mean_layers": round(layers / (healthy + runs * 5), 1),
+        "mean_layers": round(layers / (healthy + runs * len(LAYER_FAULTS)), 1),
         "points": points,
         "bank_points_per_s": round(points / spent),
-        "points_counted_as": "per-layer stat values (grad_norm, param_norm, update_ratio) + lr",
+        "points_counted_as": (
+            "per-layer stat values (grad_norm, param_norm, update_ratio, update_rms) + lr"
+        ),
     }
     return report
 

@@ -6,6 +6,10 @@ For each parameter tensor (or each module, `group="module"`), at every `every`-t
 - update_ratio: ||theta_after - theta_before|| / ||theta_after||, the size of the update
   relative to the weights. Lion moves every coordinate by exactly lr (plus weight decay), so
   for Lion this ratio is lr / rms(theta) and scales linearly with lr.
+- update_rms: ||theta_after - theta_before|| / sqrt(n), the step per weight. With Lion it is
+  the layer's lr (to within weight decay and zero signs), the same for every layer of a run:
+  a layer far above the others has its lr set too high, even once its weights have grown
+  enough to bring its ratio back.
 
 In a training loop of your own:
 
@@ -59,6 +63,9 @@ class LayerWatch:
             [g for g, members in enumerate(groups.values()) for _ in members], dtype=torch.long
         )
         self._grouped = len(self.names) != len(self.params)
+        sizes = torch.zeros(len(self.names), dtype=torch.float64)
+        counts = torch.tensor([float(p.numel()) for p in self.params], dtype=torch.float64)
+        self._sizes = sizes.index_add_(0, self._index, counts)
         self._before: list[torch.Tensor] | None = None
         self._grad_sq: torch.Tensor | None = None
         self._armed_step: int | None = None
@@ -130,6 +137,7 @@ class LayerWatch:
         param_sq = self._squares(torch._foreach_norm(self.params), device)
         grad, update, param = torch.stack([self._grad_sq, update_sq, param_sq]).sqrt().cpu()
         ratio = torch.where(param > 0, update / param, torch.full_like(param, math.nan))
+        rms = update.double() / self._sizes.sqrt()
         self._grad_sq = None
         self.run.log_layers(
             step,
@@ -138,6 +146,7 @@ class LayerWatch:
                 "grad_norm": grad.tolist(),
                 "param_norm": param.tolist(),
                 "update_ratio": ratio.tolist(),
+                "update_rms": rms.tolist(),
             },
         )
 

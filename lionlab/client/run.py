@@ -118,7 +118,7 @@ class Run:
 
     def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
         """Record per-layer statistics at `step`: for each statistic (grad_norm, param_norm,
-        update_ratio) one value per name (NaN: not logged). `lionlab.watch` calls it."""
+        update_ratio, update_rms) one value per name (NaN: not logged). `lionlab.watch` calls it."""
         self._raise_refusal()
         self._sender.log_layers(step, names, stats)
 

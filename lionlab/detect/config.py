@@ -132,6 +132,11 @@ class UpdateRatioConfig:
     window_rows: int = 24  # an excursion lasts at least this many logged rows...
     window_steps: int = 500  # ...and this many steps
     calm_blocks: int = 4  # blocks back inside the band that close a layer's episode
+    # step size: a layer whose update RMS per weight is this multiple of the other layers'
+    # median (the lr set for it is that much higher: with Lion every weight moves by its lr)...
+    step_ratio: float = 10.0
+    step_window_rows: int = 24  # ...for at least this many logged rows...
+    step_window_steps: int = 200  # ...and this many steps
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,8 @@ class LayerConfig:
             "grad.level_ratio > 1": self.grad.level_ratio > 1,
             "0 < ratio.band_low < ratio.band_high": 0 < self.ratio.band_low < self.ratio.band_high,
             "ratio.window_rows >= 1": self.ratio.window_rows >= 1,
+            "ratio.step_ratio > 1": self.ratio.step_ratio > 1,
+            "ratio.step_window_rows >= 1": self.ratio.step_window_rows >= 1,
         }
         failed = [rule for rule, ok in checks.items() if not ok]
         if failed:

@@ -1,5 +1,6 @@
-"""Per-layer detectors: a layer's gradient norm leaving the other layers (layer_grad_drift) and
-a layer's update-to-weight ratio outside a healthy band (update_ratio).
+"""Per-layer detectors: a layer's gradient norm leaving the other layers (layer_grad_drift); a
+layer's update-to-weight ratio outside a healthy band, or its per-weight step far above the
+other layers' (update_ratio).
 
 Both work on blocks of `block_rows` consecutive logged rows (cut by row count since the start,
 carried across batches, so the same blocks come out however the series is split) and take
@@ -21,8 +22,8 @@ from lionlab.detect.flags import KINDS, LAYER_GRAD_DRIFT, UPDATE_RATIO, WARNING,
 from lionlab.detect.state import float_from_json, float_to_json, floats_from_json
 from lionlab.detect.streams import LOG_FLOOR, MAD_TO_SD
 
-LAYER_STATE_VERSION = 1
-STATS = ("grad_norm", "param_norm", "update_ratio")
+LAYER_STATE_VERSION = 2
+STATS = ("grad_norm", "param_norm", "update_ratio", "update_rms")
 LION = frozenset({"lion", "distributed_lion"})
 
 
@@ -57,6 +58,8 @@ class LayerBlock:
     ratio: np.ndarray  # (L,) median log update ratio
     ratio_at_peak: np.ndarray  # (L,) median log ratio scaled to the peak lr (= ratio w/o lr)
     ratio_per_lr: np.ndarray  # (L,) median log(ratio / lr) (NaN without lr)
+    step_dev: np.ndarray  # (L,) median log update RMS minus the cross-layer median
+    step_log: np.ndarray  # (L,) median log update RMS
 
 
 class PerLayer:
@@ -359,6 +362,101 @@ class UpdateRatioBand:
         return Flag(UPDATE_RATIO, b.last_step, start, b.last_step, WARNING, message)
 
 
+class StepSize:
+    """A layer whose update RMS per weight stays `step_ratio` times the other layers' median.
+
+    With Lion every weight moves by its lr each step (sign updates), so a layer's update RMS is
+    its lr to within weight decay and the share of zero signs, the same for all layers of a run.
+    Its update-to-weight ratio does not show a layer whose lr is set too high for long: the
+    weights grow until the ratio is back in the band. Cross-sectional, so no settling: an lr
+    scale set from the first step is caught as soon as the window has passed.
+    """
+
+    SPEC = {
+        "run": (0, np.int64, 0),  # consecutive blocks above the threshold
+        "run_start": (-1, np.int64, 0),
+        "open": (False, np.bool_, 0),
+        "calm": (0, np.int64, 0),
+    }
+
+    def __init__(self, cfg: UpdateRatioConfig, block_rows: int) -> None:
+        self.cfg = cfg
+        self.window = max(1, math.ceil(cfg.step_window_rows / block_rows))
+        self.block_rows = block_rows
+        self.log_ratio = math.log(cfg.step_ratio)
+        w = self.window
+        self.layers = PerLayer(
+            {**self.SPEC, "ring_dev": (np.nan, np.float64, w), "ring_log": (np.nan, np.float64, w)}
+        )
+        self.blocks_done = 0
+        self.starts = _Starts()
+
+    def follow(
+        self, b: LayerBlock, names: list[str], cap: int, optimizer: str | None
+    ) -> Flag | None:
+        s = self.layers
+        dev = b.step_dev
+        present = ~np.isnan(dev)
+        pos = self.blocks_done % self.window
+        self.blocks_done += 1
+        s.ring_dev[pos] = dev
+        s.ring_log[pos] = b.step_log
+        high = present & (dev >= self.log_ratio)
+        run = np.where(present, np.where(high, s.run + 1, 0), s.run)
+        s.set("run_start", np.where(high & (s.run == 0), b.first_step, s.run_start))
+        s.set("run", run)
+        calm = np.where(present & (dev < self.log_ratio / 2), s.calm + 1, 0)
+        closing = s.open & (calm >= self.cfg.calm_blocks)
+        is_open = s.open & ~closing
+        lasted = (run >= self.window) & (b.last_step - s.run_start >= self.cfg.step_window_steps)
+        new = lasted & ~is_open
+        s.set("open", is_open | new)
+        s.set("calm", np.where(closing | new, 0, calm))
+        if not new.any():
+            return None
+        return self._flag(b, names, cap, np.flatnonzero(new), optimizer)
+
+    def _flag(self, b, names, cap, cols, optimizer) -> Flag:
+        s = self.layers
+        factor = np.exp(nan_median(s.ring_dev[:, cols], axis=0))
+        rms = np.exp(nan_median(s.ring_log[:, cols], axis=0))
+        order = np.argsort(-factor, kind="stable")
+        cols, factor, rms = cols[order], factor[order], rms[order]
+        lion = optimizer is not None and optimizer.lower() in LION
+        has_lr = math.isfinite(b.lr) and b.lr > 0
+        parts = []
+        for c, f, u in zip(cols.tolist(), factor.tolist(), rms.tolist(), strict=True):
+            text = f"each weight moves by {u:.3g} per step (update RMS), {f:.3g}x the other layers'"
+            if lion:
+                text += "; with Lion every weight moves by its lr each step, so this layer trains "
+                if has_lr:
+                    text += f"at an lr of about {b.lr * f:.3g} against the run's {b.lr:.3g}"
+                else:
+                    text += f"at about {f:.3g}x the other layers' lr"
+                text += (
+                    f": the lr set for it (lr_scale, a parameter group) is about {f:.3g}x too high"
+                )
+                if has_lr:
+                    text += f", and an lr of {b.lr:.3g} would bring it in line"
+            else:
+                text += "; the lr set for this layer is likely that much higher than the rest's"
+            parts.append((names[c], text))
+        first = int(s.run_start[cols].min())
+        window = f"median over the last {self.window * self.block_rows} logged rows"
+        if len(parts) == 1:
+            name, text = parts[0]
+            message = f"layer {name}: {text} ({window}, since step {first})"
+        else:
+            listed = [f"{n}: {t}" for n, t in parts[:cap]]
+            more = f"; and {len(parts) - cap} more" if len(parts) > cap else ""
+            message = (
+                f"{len(parts)} layers take steps at least {self.cfg.step_ratio:.3g}x the other "
+                f"layers' since step {first} ({window}): " + "; ".join(listed) + more
+            )
+        start = self.starts.next(first, b.last_step)
+        return Flag(UPDATE_RATIO, b.last_step, start, b.last_step, WARNING, message)
+
+
 class LayerDetectors:
     """layer_grad_drift and update_ratio over per-layer stats logged every few steps.
 
@@ -382,6 +480,7 @@ class LayerDetectors:
         self.settled = False
         self.grad = LayerGradDrift(cfg.grad, cfg.grad.ref_blocks)
         self.ratio = UpdateRatioBand(cfg.ratio, cfg.block_rows)
+        self.step = StepSize(cfg.ratio, cfg.block_rows)
         self._partial_steps = np.zeros(0, dtype=np.int64)
         self._partial_lr = np.zeros(0)
         self._partial_peak = np.zeros(0)
@@ -400,6 +499,7 @@ class LayerDetectors:
                 self.names.append(n)
             self.grad.layers.grow(len(new))
             self.ratio.layers.grow(len(new))
+            self.step.layers.grow(len(new))
             for k, a in self._partial.items():
                 pad = np.full((a.shape[0], len(new)), np.nan)
                 self._partial[k] = np.concatenate([a, pad], axis=1)
@@ -413,8 +513,9 @@ class LayerDetectors:
         lr: np.ndarray | Sequence[float] | None = None,
         optimizer: str | None = None,
     ) -> list[Flag]:
-        """Feed one batch: `stats` maps grad_norm / param_norm / update_ratio to (n, L) arrays
-        whose columns follow `names` (NaN: the layer was not reported at that row)."""
+        """Feed one batch: `stats` maps grad_norm / param_norm / update_ratio / update_rms to
+        (n, L) arrays whose columns follow `names` (NaN: the layer was not reported at that
+        row; a statistic left out counts as not reported)."""
         if optimizer is not None:
             self.optimizer = str(optimizer)
         steps = np.asarray(steps).astype(np.int64).ravel()
@@ -498,14 +599,13 @@ class LayerDetectors:
             self.blocks_done += 1
             settled = self._settle(block)
             self.prev_block_lr = block.lr
-            if not settled:
-                continue
-            for flag in (
-                self.grad.follow(block, self.names, cap),
-                self.ratio.follow(block, self.names, cap, self.optimizer),
-            ):
-                if flag is not None:
-                    flags.append(flag)
+            found = [self.step.follow(block, self.names, cap, self.optimizer)]  # no settling
+            if settled:
+                found += [
+                    self.grad.follow(block, self.names, cap),
+                    self.ratio.follow(block, self.names, cap, self.optimizer),
+                ]
+            flags.extend(flag for flag in found if flag is not None)
         return sorted(flags, key=lambda f: (f.step, KINDS.index(f.kind)))
 
     def _settle(self, b: LayerBlock) -> bool:
@@ -530,11 +630,7 @@ class LayerDetectors:
         finite = np.isfinite(g)
         positive = finite & (g > 0)
         log_g = _log_or_nan(g, positive)
-        if width >= self.config.grad.min_layers:
-            enough = positive.sum(axis=1) >= self.config.grad.min_layers
-            median = np.where(enough, nan_median(log_g, axis=1), np.nan)
-        else:
-            median = np.full(len(lr), np.nan)
+        median = self._cross_median(log_g, positive)
         dev = log_g - median[:, None]
         out["grad_dev"] = nan_median(dev.reshape(k, size, width), axis=1)
         zero = finite & (g == 0) & ~np.isnan(median)[:, None]
@@ -551,7 +647,20 @@ class LayerDetectors:
         log_lr = np.where(has_lr, np.log(np.where(has_lr, lr, 1)), np.nan)
         per_lr = log_r - log_lr[:, None]
         out["ratio_per_lr"] = nan_median(per_lr.reshape(k, size, width), axis=1)
+        u = stats["update_rms"]
+        moved = np.isfinite(u) & (u > 0)
+        log_u = _log_or_nan(u, moved)
+        step_dev = log_u - self._cross_median(log_u, moved)[:, None]
+        out["step_dev"] = nan_median(step_dev.reshape(k, size, width), axis=1)
+        out["step_log"] = nan_median(log_u.reshape(k, size, width), axis=1)
         return out
+
+    def _cross_median(self, logs: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Per row, the median over layers of `logs` (NaN with fewer than min_layers valid)."""
+        least = self.config.grad.min_layers
+        if logs.shape[1] < least:
+            return np.full(len(logs), np.nan)
+        return np.where(valid.sum(axis=1) >= least, nan_median(logs, axis=1), np.nan)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -574,6 +683,9 @@ class LayerDetectors:
             "ratio": self.ratio.layers.state_dict(),
             "ratio_blocks_done": self.ratio.blocks_done,
             "ratio_last_start": self.ratio.starts.last,
+            "step": self.step.layers.state_dict(),
+            "step_blocks_done": self.step.blocks_done,
+            "step_last_start": self.step.starts.last,
             "partial": {
                 "steps": self._partial_steps.tolist(),
                 "lr": [float_to_json(x) for x in self._partial_lr.tolist()],
@@ -587,8 +699,9 @@ class LayerDetectors:
 
     @classmethod
     def from_state(cls, d: Mapping) -> LayerDetectors:
-        if d.get("version") != LAYER_STATE_VERSION:
-            raise ValueError(f"layer detector state version {d.get('version')!r} is not supported")
+        version = d.get("version")
+        if version not in (1, LAYER_STATE_VERSION):
+            raise ValueError(f"layer detector state version {version!r} is not supported")
         det = cls(LayerConfig.from_dict(d["config"]))
         det._add_names(list(d["names"]))
         width = len(det.names)
@@ -603,13 +716,19 @@ class LayerDetectors:
         det.ratio.layers.load_state_dict(d["ratio"], width)
         det.ratio.blocks_done = int(d["ratio_blocks_done"])
         det.ratio.starts.last = int(d["ratio_last_start"])
+        if version >= 2:
+            det.step.layers.load_state_dict(d["step"], width)
+            det.step.blocks_done = int(d["step_blocks_done"])
+            det.step.starts.last = int(d["step_last_start"])
         part = d["partial"]
         det._partial_steps = np.array(part["steps"], dtype=np.int64)
         det._partial_lr = np.array(floats_from_json(part["lr"]), dtype=np.float64)
         det._partial_peak = np.array(floats_from_json(part["peak"]), dtype=np.float64)
         rows = len(det._partial_steps)
-        det._partial = {
+        det._partial = {  # version 1 had no update_rms: a fresh step-size check, NaN rows
             k: np.array(floats_from_json(part[k]), dtype=np.float64).reshape(rows, width)
+            if k in part
+            else np.full((rows, width), np.nan)
             for k in STATS
         }
         return det

@@ -11,7 +11,11 @@ run, stationary SD 0.05-0.35 per layer, Gaussian or Student-t with 3 dof).
     update ratio r_j(t) = lr(t) / rms_j(t)  (Lion, to within the share of zero signs)
                         = lr(t) c_j(t) / rms_j(t)  (AdamW: c_j = |m/sqrt(v)| with AR noise)
 with rms_j(t) drifting by up to x1.5 over the run and drawn so that r_j at the peak lr lies in
-4e-4 .. 4e-3 (inside the default band). Planted faults affect one layer from an onset on.
+4e-4 .. 4e-3 (inside the default band); the update RMS per weight is lr(t) c_j(t). Planted
+faults affect one layer from an onset on; `step_high` is one layer's lr set k = 20-100x the
+run's (from the first step in half the runs, as an lr_scale does): its update RMS is k times
+the others' and, as with Lion on a real model, its weights grow and take back a share of it
+(0.5-1 of log k, time constant 2-10% of the run), so its ratio returns towards the band.
 
 A healthy generative run: the loss of `synthetic.healthy_curves`, evals every 250-1000 steps
 logging the entropy of the next-token distribution (nats), which follows the smoothed loss
@@ -35,7 +39,7 @@ import numpy as np
 from lionlab.detect.flags import LAYER_GRAD_DRIFT, MODE_COLLAPSE, UPDATE_RATIO, Flag
 from lionlab.detect.synthetic import healthy_curves
 
-LAYER_FAULTS = ("drift_up", "drift_down", "frozen", "ratio_high", "ratio_low")
+LAYER_FAULTS = ("drift_up", "drift_down", "frozen", "ratio_high", "ratio_low", "step_high")
 COLLAPSES = ("collapse", "loss_rise")
 
 
@@ -48,6 +52,7 @@ class LayerEvent:
     layer: str | None = None  # the layer the message must name
     lr: float = math.nan  # update-ratio faults: lr in force at the onset
     centre_lr: float = math.nan  # Lion: the lr that gives the band's centre
+    factor: float = math.nan  # step_high: the planted lr multiple
 
     def matches(self, flag: Flag) -> bool:
         if flag.kind != self.kind or not self.step <= flag.step <= self.until:
@@ -198,6 +203,14 @@ def plant_layer_fault(rng: np.random.Generator, c: LayerCurves, label: str) -> L
     if label == "frozen":  # Lion keeps moving the layer on its momentum: the ratio holds
         c.log_grad[i0:, j] = -np.inf
         return LayerEvent(LAYER_GRAD_DRIFT, label, onset, last, layer)
+    if label == "step_high":
+        if rng.random() < 0.5:
+            i0, onset = 0, int(c.steps[0])
+        k = 10 ** rng.uniform(math.log10(20), 2)
+        c.log_coef[i0:, j] += math.log(k)
+        grown = (c.steps[i0:] - c.steps[i0]) / (rng.uniform(0.02, 0.1) * c.total)
+        c.log_rms[i0:, j] += rng.uniform(0.5, 1.0) * math.log(k) * -np.expm1(-grown)
+        return LayerEvent(UPDATE_RATIO, label, onset, last, layer, float(c.lr[i0]), factor=k)
     log_r = np.log(c.lr[i0]) + c.log_coef[i0, j] - c.log_rms[i0, j]  # ratio at the onset
     if label == "ratio_high":
         shift = math.log(1e-2 * rng.uniform(1.5, 5)) - log_r
@@ -212,20 +225,22 @@ def plant_layer_fault(rng: np.random.Generator, c: LayerCurves, label: str) -> L
 def logged_layers(
     rng: np.random.Generator, name: str, category: str, c: LayerCurves, events=()
 ) -> LayerRun:
-    """Stats as logged: grad norm, param norm, update ratio; some runs with a layer whose
-    parameters are all zero, or with scattered layers not reported."""
+    """Stats as logged: grad norm, param norm, update ratio, update RMS; some runs with a layer
+    whose parameters are all zero, or with scattered layers not reported."""
     grad = np.exp(c.log_grad)
     param = np.exp(c.log_rms + c.log_size / 2)
-    ratio = c.lr[:, None] * np.exp(c.log_coef - c.log_rms)
+    rms = c.lr[:, None] * np.exp(c.log_coef)
+    ratio = rms * np.exp(-c.log_rms)
     if rng.random() < 0.3:  # a zero-initialised layer whose parameters stay 0 (a bias, masked)
         j = int(rng.integers(len(c.names)))
         if not any(e.layer == c.names[j] for e in events):
             param[:, j] = 0.0
             ratio[:, j] = np.inf
+            rms[:, j] = 0.0
     if rng.random() < 0.2:  # 2% of (row, layer) values not reported
-        for a in (grad, param, ratio):
+        for a in (grad, param, ratio, rms):
             a[rng.random(a.shape) < 0.02] = np.nan
-    stats = {"grad_norm": grad, "param_norm": param, "update_ratio": ratio}
+    stats = {"grad_norm": grad, "param_norm": param, "update_ratio": ratio, "update_rms": rms}
     return LayerRun(name, category, c.steps, list(c.names), stats, c.lr, c.optimizer, events)
 
 

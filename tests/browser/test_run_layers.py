@@ -123,7 +123,8 @@ def test_layers_card_draws_bands_and_a_heatmap_with_the_spike_in_place(
     assert buttons == [
         ["grad_norm", False, "on"],
         ["update_ratio", False, ""],
-        ["param_norm", True, ""],  # not logged
+        ["update_rms", True, ""],  # not logged
+        ["param_norm", True, ""],
     ]
     bands = page.evaluate(BANDS)
     assert bands["ytype"] == "log" and bands["legend"]

@@ -53,6 +53,8 @@ def test_watch_logs_each_tensor_every_n_steps(server):
     expected = 1e-3 * np.sqrt(list(sizes.values()))
     got = np.array(ratio) * np.array(param)
     assert np.all(got <= expected * 1.001) and np.all(got >= 0.9 * expected)
+    rms = np.array(_view(server, run.id, "update_rms")["heat"])  # per weight: the lr
+    assert np.all(rms <= 1e-3 * 1.001) and np.all(rms >= 0.9e-3)
 
 
 def test_module_groups_and_spooled_statistics_reach_the_server(server, tmp_path):

@@ -307,3 +307,75 @@ def test_plant_layer_fault_records_the_centre_lr():
     c = healthy_layers(rng, "lion")
     event = plant_layer_fault(rng, c, "ratio_high")
     assert event.kind == "update_ratio" and event.centre_lr > 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_layers_lr_set_too_high_is_flagged_by_its_step_size(seed):
+    run = planted("step_high", seed)
+    (event,) = run.events
+    flags = of_kind(feed(run), "update_ratio")
+    assert flags and all(names_layer(f.message, event.layer) for f in flags), flags
+    first = flags[0]
+    assert event.step <= first.step
+    assert "per step (update RMS)" in first.message
+    if run.optimizer == "lion":
+        stated = float(re.search(r"about ([0-9.e+-]+)x too high", first.message).group(1))
+        assert abs(stated / event.factor - 1) < 0.1
+    else:
+        assert "likely that much higher" in first.message
+    assert of_kind(feed(run), "layer_grad_drift") == []
+
+
+def with_step_sizes(factor: float, layer: int = 4):
+    """`controlled` with update RMS: every layer moves by lr per weight (Lion), `layer` by
+    `factor` x lr, its weights grown so that its update ratio stays in the band."""
+    steps, names, stats, lr = controlled()
+    stats["update_rms"] = lr[:, None] * np.ones((1, len(names)))
+    stats["update_rms"][:, layer] *= factor
+    return steps, names, stats, lr
+
+
+def test_an_lr_scale_from_the_first_step_is_flagged_before_the_settling_period():
+    steps, names, stats, lr = with_step_sizes(50.0)
+    (flag,) = LayerDetectors().update(steps, names, stats, lr, optimizer="lion")
+    assert flag.kind == "update_ratio" and names_layer(flag.message, "layer4")
+    assert flag.step < 1000 and flag.start_step == 0
+    assert "about 50x too high" in flag.message
+    assert "an lr of 0.0001 would bring it in line" in flag.message
+    assert "each weight moves by 0.005 per step" in flag.message
+
+
+@pytest.mark.parametrize("factor", [0.02, 3.0, 8.0])
+def test_smaller_or_moderately_larger_steps_are_not_flagged(factor):
+    steps, names, stats, lr = with_step_sizes(factor)
+    assert LayerDetectors().update(steps, names, stats, lr, optimizer="lion") == []
+
+
+@pytest.mark.parametrize("label", ["drift_up", "step_high"])
+def test_splits_and_restarts_give_the_same_flags_for_each_check(label):
+    run = planted(label, 5)
+    whole = feed(run, sizes=len(run.steps))
+    assert whole
+    rng = np.random.default_rng(6)
+    sizes = [int(s) for s in rng.choice([1, 3, 8, 9, 64, 333], 4000)]
+    restarts = {int(i) for i in rng.choice(200, 8)}
+    assert feed(run, sizes, restart_after=restarts) == whole
+
+
+def test_a_state_saved_before_update_rms_existed_resumes():
+    run = planted("step_high", 1)
+    half = len(run.steps) // 2
+    det = LayerDetectors()
+    old = {k: v[:half] for k, v in run.stats.items() if k != "update_rms"}
+    det.update(run.steps[:half], run.names, old, run.lr[:half], run.optimizer)
+    state = json.loads(json.dumps(det.state_dict(), allow_nan=False))
+    for key in ("step", "step_blocks_done", "step_last_start"):
+        del state[key]
+    del state["partial"]["update_rms"]
+    state["version"] = 1
+    again = LayerDetectors.from_state(state)
+    rest = again.update(
+        run.steps[half:], run.names, {k: v[half:] for k, v in run.stats.items()}, run.lr[half:]
+    )
+    (event,) = run.events
+    assert any(names_layer(f.message, event.layer) for f in of_kind(rest, "update_ratio"))

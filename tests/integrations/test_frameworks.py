@@ -50,7 +50,7 @@ def _assert_layers(server, run_id: int, steps: list[int], every_name_of) -> None
     """Per-layer statistics at `steps`, one column per trainable tensor of the model, with
     gradient norms taken before the trainer clipped (each layer's would be tiny otherwise)."""
     names = [n for n, p in every_name_of.named_parameters() if p.requires_grad]
-    for stat in ("grad_norm", "param_norm", "update_ratio"):
+    for stat in ("grad_norm", "param_norm", "update_ratio", "update_rms"):
         view = _api(server, "GET", f"/runs/{run_id}/layers/{stat}")
         assert view["names"] == names and view["heat_first_step"] == steps, (stat, view)
         assert all(v is not None and v > 0 for col in view["heat"] for v in col), stat

@@ -3,6 +3,8 @@ with its level of detail, checked against numpy on the same values; SQLite and P
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -184,3 +186,25 @@ def test_a_drifting_layer_is_flagged_by_name_and_a_healthy_run_is_not(api):
             assert flag["start_step"] >= steps[1500] - 1000
         else:
             assert flags == []
+
+
+def test_a_layer_stepping_far_beyond_the_others_is_flagged_and_the_view_serves_it(api):
+    """update_rms through the ingest path: a Lion run whose one layer moves each weight 50x
+    as far per step as the others' (its lr set apart) is flagged naming that layer."""
+    run = api.run(api.project()["id"], optimizer="lion")["id"]
+    names = [f"blocks.{i}.mlp.weight" for i in range(12)]
+    steps = np.arange(10, 1010, 10)
+    rng = np.random.default_rng(8)
+    rms = np.full((len(steps), 12), 1e-4) * np.exp(0.02 * rng.standard_normal((len(steps), 12)))
+    rms[:, 3] *= 50.0
+    grad = np.exp(rng.normal(size=12)) * np.ones((len(steps), 1))
+    out = log_layers(api, run, steps, {"grad_norm": grad, "update_rms": rms}, names=names)
+    (flag,) = out["flags"]
+    assert flag["kind"] == "update_ratio" and "blocks.3.mlp.weight" in flag["message"]
+    assert "per step (update RMS)" in flag["message"]
+    stated = float(re.search(r"about ([0-9.]+)x too high", flag["message"]).group(1))
+    assert stated == pytest.approx(50, rel=0.02)
+    view = api.get(f"/runs/{run}/layers/update_rms").json()
+    hot = view["names"].index("blocks.3.mlp.weight")
+    heat = np.array(view["heat"])  # (columns, layers)
+    assert heat[:, hot].min() > 10 * np.delete(heat, hot, axis=1).max()

@@ -173,6 +173,7 @@ def test_per_layer_statistics_add_up_to_the_global_ones_and_follow_lion(tmp_path
             "grad_norm",
             "param_norm",
             "update_ratio",
+            "update_rms",
         }
         metrics = dict(sink.logged)[step]
         grad = np.array(stats["grad_norm"])
@@ -182,6 +183,10 @@ def test_per_layer_statistics_add_up_to_the_global_ones_and_follow_lion(tmp_path
         update = np.array(stats["update_ratio"]) * param
         expected = 1e-3 * np.sqrt([sizes[n] for n in names])
         assert np.all(update <= expected * (1 + 1e-3)) and np.all(update >= 0.9 * expected)
+        # update RMS per weight: Lion's lr, for every tensor
+        rms = np.array(stats["update_rms"])
+        np.testing.assert_allclose(rms, update / np.sqrt([sizes[n] for n in names]), rtol=1e-5)
+        assert np.all(rms <= 1e-3 * (1 + 1e-3)) and np.all(rms >= 0.9e-3)
     off = spec_of(steps=4, layer_stats_every=0)
     assert train(off, tmp_path / "off")[1].layers == []
 
@@ -202,6 +207,9 @@ def test_lr_scale_multiplies_one_tensors_lr(tmp_path):
         other = "blocks.0.mlp.proj.weight"
         # Lion: ||update|| = lr * sqrt(numel); fc and proj hold as many weights, fc at 100x lr
         assert update[name] / update[other] == pytest.approx(100, rel=0.01)
+        rms = dict(zip(names, stats["update_rms"], strict=True))
+        assert rms[name] == pytest.approx(1e-2, rel=0.01)
+        assert rms[other] == pytest.approx(1e-4, rel=0.01)
     with pytest.raises(ValueError, match="no parameter for"):
         train(spec_of(optimizer={"name": "lion", "lr_scale": {"nope": 2.0}}), tmp_path / "x")
 

@@ -7,7 +7,8 @@ The body (lionlab.watch sends it, every N steps):
 one row per step and one value per name in each row; null (or NaN) where a layer was not
 logged at that step. Statistics: grad_norm (L2 norm of the layer's gradient before clipping),
 param_norm (L2 norm of its parameters after the update), update_ratio (||delta theta|| /
-||theta|| of the update). Every error names the field and says how to fix it.
+||theta|| of the update), update_rms (||delta theta|| / sqrt(n), the step per weight). Every
+error names the field and says how to fix it.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from lionlab_server.errors import InputError
 from lionlab_server.models import LayerLod, LayerName, LayerStat
 from lionlab_server.store.dialect import dialect_insert
 
-STATS = ("grad_norm", "param_norm", "update_ratio")
+STATS = ("grad_norm", "param_norm", "update_ratio", "update_rms")  # ids are positions
 STAT_IDS = {name: i for i, name in enumerate(STATS)}
 PERCENTILES = (0, 7, 16, 50, 84, 93, 100)  # TensorBoard's distribution bands
 FACTOR = 16

@@ -14,6 +14,7 @@ import { fmtInt, fmtValue } from "./format.js";
 export const LAYER_STATS = [
   ["grad_norm", "Grad norm", "gradient norm"],
   ["update_ratio", "Update ratio", "update ratio ‖Δθ‖/‖θ‖"],
+  ["update_rms", "Step per weight", "update RMS ‖Δθ‖/√n"],
   ["param_norm", "Param norm", "parameter norm"],
 ];
 export const DEFAULT_STAT = "grad_norm";

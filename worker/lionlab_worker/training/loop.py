@@ -69,12 +69,15 @@ class TrainingLoop:
     params: list[nn.Parameter] = field(init=False)
     tracker: UpdateTracker = field(init=False)
     layer_names: list[str] = field(init=False)
+    layer_sizes: torch.Tensor = field(init=False)  # elements per tensor (host, float64)
 
     def __post_init__(self) -> None:
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.tracker = UpdateTracker(self.params)
         names = {id(p): n for n, p in self.model.named_parameters()}
         self.layer_names = [names.get(id(p), f"param_{i}") for i, p in enumerate(self.params)]
+        sizes = [float(p.numel()) for p in self.params]
+        self.layer_sizes = torch.tensor(sizes, dtype=torch.float64)
 
     def run(self, outcome: Outcome) -> Outcome:
         """Train from step outcome.steps_done + 1 to spec.steps, unless told to stop."""
@@ -137,11 +140,13 @@ class TrainingLoop:
         }
 
     def _log_layers(self, step: int, norms: torch.Tensor) -> None:
-        """Each parameter tensor's gradient norm (before clipping), parameter norm and
-        update-to-weight ratio ||new - old|| / ||new|| (NaN for an all-zero tensor)."""
+        """Each parameter tensor's gradient norm (before clipping), parameter norm,
+        update-to-weight ratio ||new - old|| / ||new|| (NaN for an all-zero tensor) and
+        update RMS ||new - old|| / sqrt(numel) (with Lion: the lr the tensor trains at)."""
         grad, update, param = norms
         ratio = torch.where(param > 0, update / param, torch.full_like(param, math.nan))
-        stats = {"grad_norm": grad, "param_norm": param, "update_ratio": ratio}
+        rms = update.double() / self.layer_sizes.sqrt()
+        stats = {"grad_norm": grad, "param_norm": param, "update_ratio": ratio, "update_rms": rms}
         self.sink.log_layers(step, self.layer_names, {k: v.tolist() for k, v in stats.items()})
 
     @torch.no_grad()

@@ -31,8 +31,9 @@ class RunSink(Protocol):
         ...
 
     def log_layers(self, step: int, names: list[str], stats: dict[str, list[float]]) -> None:
-        """Record per-layer statistics of `step` (grad_norm, param_norm, update_ratio: one
-        value per name); every JobSpec.layer_stats_every steps; buffered, so cheap."""
+        """Record per-layer statistics of `step` (grad_norm, param_norm, update_ratio,
+        update_rms: one value per name); every JobSpec.layer_stats_every steps; buffered, so
+        cheap."""
         ...
 
     def should_stop(self) -> str | None:

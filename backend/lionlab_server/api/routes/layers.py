@@ -23,7 +23,7 @@ from lionlab_server.store.runs import visible_run
 
 router = APIRouter(tags=["layers"])
 
-StatName = Literal["grad_norm", "param_norm", "update_ratio"]
+StatName = Literal["grad_norm", "param_norm", "update_ratio", "update_rms"]
 
 
 class LayerBatchIn(BaseModel):
