@@ -1,5 +1,5 @@
-"""Real jobs through the detectors: a far too large Lion lr diverges and is stopped; a tuned
-AdamW run gets no divergence flag."""
+"""Real jobs through the detectors: a far too large Lion lr diverges and is stopped; one
+tensor's lr x100 is flagged naming it; a tuned AdamW run gets no flag."""
 
 import pytest
 from support.stack import start_stack
@@ -51,3 +51,20 @@ def test_a_tuned_adamw_run_gets_no_divergence_flag(stack):
     assert run["status"] == "succeeded", run["error"]
     assert _flags(stack, rid, "divergence") == []
     assert stack.summaries(rid)["train_loss"]["count"] == 300
+    for kind in ("layer_grad_drift", "update_ratio"):  # per-layer statistics were logged
+        assert _flags(stack, rid, kind) == []
+    assert stack.api("GET", f"/runs/{rid}/layers").json()["stats"]
+
+
+@pytest.mark.slow
+def test_one_tensors_lr_x100_is_flagged_naming_it(stack):
+    """The built-in LM at Lion's defaults with one weight matrix's lr x100: its weights grow
+    until its update ratio is back in the band, but its step per weight stays 100x."""
+    name = "blocks.0.mlp.fc.weight"
+    optimizer = {"name": "lion", "lr_scale": {name: 100.0}}
+    rid = stack.submit(_job(optimizer, 260))
+    run = stack.wait_done(rid, timeout=240)
+    assert run["status"] == "succeeded", run["error"]
+    (flag,) = _flags(stack, rid, "update_ratio")
+    assert f"layer {name}:" in flag["message"] and "too high" in flag["message"], flag
+    assert flag["step"] <= 260
