@@ -16,6 +16,7 @@ from lionlab_server.api.routes import (
     artifacts,
     audit,
     comparisons,
+    exports,
     flags,
     jobs,
     layers,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_cache = token_cache()
     for module in (
         projects,
+        exports,  # before runs: /runs/export is not /runs/{run_id}
         runs,
         notes,
         artifacts,

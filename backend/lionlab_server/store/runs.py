@@ -103,7 +103,8 @@ def _order(sort: str):
     return (column.desc(), Run.id.desc()) if sort.startswith("-") else (column.asc(), Run.id)
 
 
-def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[schemas.Run]:
+def _where(scope: Scope, f: RunFilter) -> list:
+    """The conditions of the runs `f` selects among those `scope` may see."""
     where = [scope.filter(Run.project_id)]
     if f.project_id is not None:
         where.append(Run.project_id == f.project_id)
@@ -115,6 +116,11 @@ def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[sche
         where.append(Run.created_by.in_(f.created_by))
     for tag in f.tag:
         where.append(exists().where(RunTag.run_id == Run.id, RunTag.tag == tag))
+    return where
+
+
+def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[schemas.Run]:
+    where = _where(scope, f)
     total = session.scalar(select(func.count()).select_from(Run).where(*where)) or 0
     rows = list(
         session.scalars(
@@ -124,6 +130,32 @@ def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[sche
     tags = _tags(session, [r.id for r in rows])
     items = [_out(r, tags[r.id]) for r in rows]
     return schemas.Page(items=items, total=total, limit=f.limit, offset=f.offset)
+
+
+def ordered_run_ids(session: Session, scope: Scope, f: RunFilter) -> list[int]:
+    """The ids of every run `list_runs` pages through for `f`, in its order (`limit` and
+    `offset` ignored). An export reads the runs by these ids page by page (`runs_by_ids`):
+    one snapshot of which runs and in which order, without OFFSET, and without a keyset over
+    nullable sort columns, whose NULLs each dialect orders differently."""
+    return list(session.scalars(select(Run.id).where(*_where(scope, f)).order_by(*_order(f.sort))))
+
+
+def runs_by_ids(session: Session, run_ids: list[int]) -> list[tuple[schemas.Run, str]]:
+    """(run, its project's name) for each id, in the order given, in two statements whatever
+    the number of ids (runs with their projects, then their tags). Ids that name no run (any
+    more) are left out; visibility is the caller's: pass ids from `ordered_run_ids`."""
+    if not run_ids:
+        return []
+    rows = {
+        run.id: (run, name)
+        for run, name in session.execute(
+            select(Run, Project.name)
+            .join(Project, Project.id == Run.project_id)
+            .where(Run.id.in_(run_ids))
+        )
+    }
+    tags = _tags(session, list(rows))
+    return [(_out(rows[rid][0], tags[rid]), rows[rid][1]) for rid in run_ids if rid in rows]
 
 
 def update_run(session: Session, scope: Scope, run_id: int, data: schemas.RunUpdate) -> None:

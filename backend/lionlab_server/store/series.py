@@ -184,3 +184,19 @@ def summaries_of_runs(
             )
         )
     return out
+
+
+def logged_keys(
+    session: Session, run_id: int, names: list[str] | None = None
+) -> list[tuple[int, str]]:
+    """(key id, name) of each key the run logged points for, by name; only those in `names`
+    when given (a name never logged is left out)."""
+    query = (
+        select(MetricKey.id, MetricKey.name)
+        .join(MetricSummary, MetricSummary.key_id == MetricKey.id)
+        .where(MetricSummary.run_id == run_id, MetricSummary.count > 0)
+        .order_by(MetricKey.name)
+    )
+    if names is not None:
+        query = query.where(MetricKey.name.in_(names))
+    return [(key_id, name) for key_id, name in session.execute(query)]

@@ -42,6 +42,14 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def flatten(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested config as one level of dotted paths (`{"optimizer": {"lr": 1}}` ->
+    `{"optimizer.lr": 1}`); an empty object is a value of its own."""
+    out: dict[str, Any] = {}
+    _flatten("", dict(value), out)
+    return {k: v for k, v in out.items() if k}
+
+
 def _job_params(job: Mapping[str, Any]) -> dict[str, Any]:
     """A job spec's parameters; optimizer hyper-parameters lose their prefix, and those the
     optimizer does not use (Lion's eps, AdamW's momentum) are left out."""

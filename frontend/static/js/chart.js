@@ -4,13 +4,34 @@
 import { get } from "./api.js";
 import { axisNumber, debiasedEma, decodeFigure, seriesArrays, stepToX, stepsInRange } from "./series.js";
 
-// Plotly settings shared by every chart of the dashboard.
+// A download arrow, for the SVG button (plotly's icons are filled paths in a viewBox).
+const SVG_ICON = {
+  width: 1000,
+  height: 1000,
+  path: "M430 80h140v440h160L500 780 270 520h160zM120 840h760v110H120z",
+};
+
+function imageName(gd) {
+  const title = gd.layout?.title?.text || gd.layout?.meta?.key || "chart";
+  return String(title).replace(/[^\w.-]+/g, "_").slice(0, 80) || "chart";
+}
+
+// Plotly settings shared by every chart of the dashboard. The modebar keeps plotly's
+// toImage button (a PNG at twice the size shown) and adds one for an SVG of the same chart.
 export const PLOT_CONFIG = {
   displaylogo: false,
   showTips: false,
   responsive: true,
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
   toImageButtonOptions: { format: "png", scale: 2 },
+  modeBarButtonsToAdd: [
+    {
+      name: "toSVG",
+      title: "Download plot as an SVG",
+      icon: SVG_ICON,
+      click: (gd) => window.Plotly.downloadImage(gd, { format: "svg", filename: imageName(gd) }),
+    },
+  ],
 };
 const REFETCH_DELAY_MS = 120;
 const PLOT_MARGIN_PX = 72; // layout.margin.l + r

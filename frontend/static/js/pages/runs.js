@@ -1,7 +1,7 @@
 // A project's runs: filter, sort, select to compare, cancel and re-run. Refreshes while any
 // shown run is queued or running.
 
-import { get } from "../api.js";
+import { apiUrl, get } from "../api.js";
 import { setUrlParams } from "../controls.js";
 import { h, replace } from "../dom.js";
 import { canEdit } from "../roles.js";
@@ -26,6 +26,29 @@ const state = {
 const box = document.getElementById("runs");
 let timer = null;
 
+// Table columns the server sorts the export by (GET /runs' `sort`) much as the table does
+// (status is not one: the table orders statuses by lifecycle, the server by name).
+const EXPORT_SORTS = { name: "name", optimizer: "optimizer", created_by: "created_by" };
+
+function filterQuery() {
+  return {
+    status: [...state.status],
+    optimizer: state.optimizer,
+    tag: state.tag,
+    created_by: state.createdBy,
+  };
+}
+
+// "Export CSV" carries the filters the table was loaded with and its sort where the server
+// can sort by that column (else the list's own order, newest first). The text search only
+// narrows the rows on screen, so it does not apply to the export.
+function updateExportLink() {
+  const field = EXPORT_SORTS[state.sort.key];
+  const sort = field ? `${state.sort.dir === "asc" ? "" : "-"}${field}` : undefined;
+  const query = { format: "csv", project_id: projectId, ...filterQuery(), sort };
+  document.getElementById("export-runs").href = apiUrl("/runs/export", query);
+}
+
 function filtersActive() {
   return state.status.size || state.optimizer || state.tag || state.createdBy || state.text;
 }
@@ -33,13 +56,7 @@ function filtersActive() {
 async function load() {
   clearTimeout(timer);
   try {
-    const query = {
-      status: [...state.status],
-      optimizer: state.optimizer,
-      tag: state.tag,
-      created_by: state.createdBy,
-      limit: PAGE,
-    };
+    const query = { ...filterQuery(), limit: PAGE };
     const page = await get(`/views/projects/${projectId}/runs`, query);
     state.rows = page.items;
     state.total = page.total;
@@ -135,6 +152,7 @@ function emptyView() {
 }
 
 function render() {
+  updateExportLink();
   const rows = visibleRows();
   const shown =
     state.total > state.rows.length ? `first ${state.rows.length} of ${state.total}` : `${rows.length}`;
