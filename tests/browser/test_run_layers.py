@@ -277,3 +277,26 @@ def test_compare_without_layer_statistics_has_no_layers_card(open_page, dashboar
     page = tab.page
     page.wait_for_selector("#compare-layers[data-state='empty']", state="attached")
     assert page.is_hidden("#compare-layers")
+
+
+def test_a_long_layer_name_keeps_its_end_on_the_axis_and_its_whole_in_the_hover(tab, dashboard):
+    long = "model.encoder.transformer_stack." + "very_deeply_nested_module." * 4 + "fc.weight"
+    names = [long, "head.weight", "embed.weight"]
+    run_id = dashboard.new_run(name="long-names", optimizer="lion")
+    steps = list(range(0, 200, 10))
+    body = {"names": names, "steps": steps, "stats": {"grad_norm": [[1.0, 2.0, 3.0]] * 20}}
+    r = dashboard.api("POST", f"/runs/{run_id}/layers", content=orjson.dumps(body))
+    assert r.status_code == 200, r.text
+    open_layers(tab, dashboard, run_id)
+    heat = tab.page.evaluate(HEAT)
+    assert heat["y"] == names  # the hover's %{y}: the whole name
+    first = heat["ticks"][0]
+    assert first.startswith("…") and long.endswith(first[1:]) and len(first) < len(long)
+    assert heat["ticks"][1:] == names[1:]
+    # the elided name fits the left margin: its tick label starts inside the chart's box
+    inside = tab.page.evaluate(
+        """() => { const box = document.querySelector('#layers-heat').getBoundingClientRect();
+        return Array.from(document.querySelectorAll('#layers-heat .ytick text'))
+            .every(t => t.getBoundingClientRect().left >= box.left - 1); }"""
+    )
+    assert inside

@@ -27,6 +27,13 @@ const EMPTY =
   "update ratio and parameter norm.";
 const MONO = 'ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace';
 const NAME_PX = 6.8; // width of a layer name's character at 11 px, for the shared left margin
+const MAX_MARGIN = 300; // px: the widest left margin the charts give layer names
+const MAX_NAME_CHARS = Math.floor((MAX_MARGIN - 16) / NAME_PX);
+
+// A layer name that fits the margin: a longer one keeps its end ("…3.mlp.fc.weight").
+export function elideStart(name) {
+  return name.length <= MAX_NAME_CHARS ? name : `…${name.slice(name.length - MAX_NAME_CHARS + 1)}`;
+}
 
 export class RunLayers {
   constructor(card, runId) {
@@ -148,7 +155,7 @@ export class RunLayers {
   // Both charts share their left and right margins so their step axes line up.
   margins() {
     const longest = Math.max(8, ...(this.index?.names || []).map((n) => n.length));
-    return { l: Math.min(300, Math.max(64, Math.round(longest * NAME_PX) + 16)), r: 96 };
+    return { l: Math.min(MAX_MARGIN, Math.max(64, Math.round(longest * NAME_PX) + 16)), r: 96 };
   }
 
   async fetchView() {
@@ -211,6 +218,10 @@ export class RunLayers {
       showgrid: false,
       tickfont: { size: 11, family: MONO },
       title: { text: "" },
+      // names longer than the margin lose their start (the end names the tensor); the
+      // hover keeps the whole name
+      tickvals: view.names,
+      ticktext: view.names.map(elideStart),
     };
     heatLayout.uirevision = `${view.names.length}:${this.resets}`; // a layer zoom survives refetches
     heatLayout.meta = { stat: view.stat, level: view.level };
