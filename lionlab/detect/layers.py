@@ -110,6 +110,16 @@ def _name_list(names: list[str], cap: int) -> str:
     return shown if len(names) <= cap else f"{shown} and {len(names) - cap} more"
 
 
+def _compose(parts: list[tuple[str, str]], cap: int, single: str, many: str) -> str:
+    """One layer: "layer NAME: TEXT (single)"; several: "many: NAME: TEXT; ..." (capped)."""
+    if len(parts) == 1:
+        name, text = parts[0]
+        return f"layer {name}: {text} ({single})"
+    listed = [f"{n}: {t}" for n, t in parts[:cap]]
+    more = f"; and {len(parts) - cap} more" if len(parts) > cap else ""
+    return f"{many}: " + "; ".join(listed) + more
+
+
 class _Starts:
     """Keeps flags' start_step strictly increasing per kind (the server keys on it)."""
 
@@ -343,16 +353,13 @@ class UpdateRatioBand:
             parts.append((names[c], text))
         first = int(s.run_start[cols].min())
         window = f"median over the last {self.window * self.block_rows} logged rows"
-        if len(parts) == 1:
-            name, text = parts[0]
-            message = f"layer {name}: {text} ({window}, since step {first}; band {band})"
-        else:
-            listed = [f"{n}: {t}" for n, t in parts[:cap]]
-            more = f"; and {len(parts) - cap} more" if len(parts) > cap else ""
-            message = (
-                f"{len(parts)} layers outside the healthy update-ratio band {band} since step "
-                f"{first} ({window}): " + "; ".join(listed) + more
-            )
+        message = _compose(
+            parts,
+            cap,
+            f"{window}, since step {first}; band {band}",
+            f"{len(parts)} layers outside the healthy update-ratio band {band} since step "
+            f"{first} ({window})",
+        )
         if not lion and optimizer is not None:
             message += (
                 f" ({optimizer}'s ratio is not simply linear in its lr: change the lr for this "
@@ -443,16 +450,13 @@ class StepSize:
             parts.append((names[c], text))
         first = int(s.run_start[cols].min())
         window = f"median over the last {self.window * self.block_rows} logged rows"
-        if len(parts) == 1:
-            name, text = parts[0]
-            message = f"layer {name}: {text} ({window}, since step {first})"
-        else:
-            listed = [f"{n}: {t}" for n, t in parts[:cap]]
-            more = f"; and {len(parts) - cap} more" if len(parts) > cap else ""
-            message = (
-                f"{len(parts)} layers take steps at least {self.cfg.step_ratio:.3g}x the other "
-                f"layers' since step {first} ({window}): " + "; ".join(listed) + more
-            )
+        message = _compose(
+            parts,
+            cap,
+            f"{window}, since step {first}",
+            f"{len(parts)} layers take steps at least {self.cfg.step_ratio:.3g}x the other "
+            f"layers' since step {first} ({window})",
+        )
         start = self.starts.next(first, b.last_step)
         return Flag(UPDATE_RATIO, b.last_step, start, b.last_step, WARNING, message)
 
