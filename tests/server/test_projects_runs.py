@@ -68,3 +68,111 @@ def test_list_filters_sort_and_pagination(api):
 def test_bad_sort_field_is_422(api):
     r = api.get("/runs", params={"sort": "password"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "sort"]
+
+
+NAN, INF = float("nan"), float("inf")
+# each run's eval_loss history (None: never logged); checked against a sort done here
+HISTORIES = {
+    "a": [3.0, 1.5, 2.0],
+    "b": [2.5, 0.5, 4.0],
+    "c": [NAN, NAN],  # logged, no finite value
+    "d": None,
+    "e": [5.0, NAN],  # last value NaN, finite min/max
+    "f": [1.5, 1.5],  # ties a's min: the id decides
+    "g": [-INF, 9.0],
+    "h": None,
+}
+
+
+def _expected(summary: str, descending: bool) -> list[str]:
+    """The order the API must give: runs with the value by value (then id, the same way),
+    then runs that logged the metric without such a value, then runs that never logged it."""
+    ranked, no_value, missing = [], [], []
+    for order, (name, history) in enumerate(HISTORIES.items()):
+        if history is None:
+            missing.append(name)
+            continue
+        finite = [v for v in history if v == v]
+        value = {
+            "last": history[-1],
+            "min": min(finite, default=NAN),
+            "max": max(finite, default=NAN),
+        }[summary]
+        (no_value if value != value else ranked).append((value, order, name))
+    ranked.sort(reverse=descending)
+    tail = [n for _, _, n in sorted(no_value, reverse=descending)]
+    rest = sorted(missing, key=list(HISTORIES).index, reverse=descending)
+    return [n for _, _, n in ranked] + tail + rest
+
+
+def test_sort_by_a_metric_summary_with_nan_inf_and_missing_values(api):
+    pid = api.project()["id"]
+    for name, history in HISTORIES.items():
+        run = api.run(pid, name=name)
+        api.log(run["id"], [0], {"train_loss": [1.0]})
+        if history is not None:
+            api.log(run["id"], range(len(history)), {"eval_loss": history})
+    for summary in ("last", "min", "max"):
+        for descending in (False, True):
+            sort = f"{'-' if descending else ''}metric.eval_loss.{summary}"
+            got = api.get("/runs", params={"project_id": pid, "sort": sort, "limit": 20}).json()
+            assert [r["name"] for r in got["items"]] == _expected(summary, descending), sort
+            assert got["total"] == len(HISTORIES)
+            paged = [
+                r["name"]
+                for offset in range(0, len(HISTORIES), 3)
+                for r in api.get(
+                    "/runs",
+                    params={"project_id": pid, "sort": sort, "limit": 3, "offset": offset},
+                ).json()["items"]
+            ]
+            assert paged == _expected(summary, descending), sort
+    unknown = api.get("/runs", params={"project_id": pid, "sort": "metric.nope.min"}).json()
+    assert [r["name"] for r in unknown["items"]] == list(HISTORIES)  # all missing: by id
+    for bad in ("metric.eval_loss.median", "metric..min", "metric.a\x00b.min"):
+        r = api.get("/runs", params={"sort": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "sort"], bad
+
+
+def test_name_search_is_case_insensitive_and_literal(api):
+    pid = api.project()["id"]
+    for name in ("Lion-lr1e-4", "lion_seed2", "adamw-LION-baseline", "sgd", "100%_done"):
+        api.run(pid, name=name)
+
+    def found(q: str) -> set[str]:
+        items = api.get("/runs", params={"project_id": pid, "q": q, "limit": 50}).json()["items"]
+        return {r["name"] for r in items}
+
+    assert found("lion") == {"Lion-lr1e-4", "lion_seed2", "adamw-LION-baseline"}
+    assert found("_seed") == {"lion_seed2"}  # _ and % are letters here, not wildcards
+    assert found("%") == {"100%_done"}
+    assert found("nothing") == set()
+
+
+def test_a_page_sorted_by_a_metric_costs_the_same_statements_whatever_its_size(
+    app, api, monkeypatch
+):
+    from sqlalchemy import event
+
+    from lionlab_server.api.deps import token_cache
+
+    monkeypatch.setattr(app.state, "token_cache", token_cache(timer=lambda: 0.0))  # no expiry
+
+    pid = api.project()["id"]
+    for i in range(12):
+        run = api.run(pid, name=f"r{i}", tags=["t"])
+        api.log(run["id"], [0, 1], {"eval_loss": [2.0, 1.0 / (i + 1)]})
+    params = {"project_id": pid, "sort": "metric.eval_loss.min", "q": "r", "tag": "t"}
+    api.get("/runs", params=params)  # the token's lookup is cached from here on
+    counts = []
+    for limit in (2, 12):
+        seen: list[int] = []
+        listener = lambda *args, seen=seen: seen.append(1)  # noqa: E731
+        event.listen(app.state.engine, "before_cursor_execute", listener)
+        try:
+            page = api.get("/runs", params={**params, "limit": limit}).json()
+        finally:
+            event.remove(app.state.engine, "before_cursor_execute", listener)
+        assert len(page["items"]) == limit and page["items"][0]["name"] == "r11"
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts

@@ -8,12 +8,21 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query
 
+from lionlab.json_values import text_problem
 from lionlab.lifecycle import RunStatus
-from lionlab_server.api.validation import CreatorName, Offset, OptimizerLabel, Tag
+from lionlab_server.api.validation import CreatorName, Offset, OptimizerLabel, RunName, Tag
+from lionlab_server.errors import InputError
 from lionlab_server.store.runs import RunFilter
 
 MAX_COMPARED = 24  # runs in one comparison (the compare view and saved comparisons)
-SORT_PATTERN = r"^-?(created_at|created_by|name|status|optimizer|started_at|finished_at)$"
+SORT_PATTERN = (
+    r"^-?(created_at|created_by|name|status|optimizer|started_at|finished_at"
+    r"|metric\..{1,250}\.(last|min|max))$"
+)
+SORT_HELP = (
+    "A field, or metric.<key>.last|min|max (a metric's summary: its last value, or its least "
+    "or largest finite value); '-' for descending. Runs without that value come last either way."
+)
 
 
 @dataclass(frozen=True)
@@ -43,16 +52,21 @@ def runs_filter(
         list[CreatorName],
         Query(description="Runs created by any of these (a username or a token name)."),
     ] = [],  # noqa: B006
-    sort: Annotated[
-        str, Query(pattern=SORT_PATTERN, description="Field, '-' for descending.")
-    ] = "-created_at",
+    q: Annotated[
+        RunName | None, Query(description="Runs whose name contains this (any letter case).")
+    ] = None,
+    sort: Annotated[str, Query(pattern=SORT_PATTERN, description=SORT_HELP)] = "-created_at",
 ) -> RunFilter:
     """Which runs a runs list shows and in which order (its project and page set apart)."""
+    problem = text_problem(sort)  # a metric key goes into a query: stored text only
+    if problem:
+        raise InputError(("query", "sort"), f"sort {problem}")
     return RunFilter(
         status=tuple(s.value for s in status),
         optimizer=tuple(optimizer),
         tag=tuple(tag),
         created_by=tuple(created_by),
+        q=q or None,
         sort=sort,
     )
 

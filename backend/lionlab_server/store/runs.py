@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import and_, case, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from lionlab.lifecycle import RunStatus
@@ -22,6 +22,7 @@ class RunFilter:
     optimizer: tuple[str, ...] = ()
     tag: tuple[str, ...] = ()  # a run must carry every tag listed
     created_by: tuple[str, ...] = ()  # a run created by any of these (username or token name)
+    q: str | None = None  # the name contains it, in any letter case
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
@@ -97,10 +98,35 @@ def get_run(session: Session, scope: Scope, run_id: int) -> schemas.Run:
     return _out(row, _tags(session, [row.id])[row.id])
 
 
-def _order(sort: str):
-    field = sort.lstrip("-")
-    column = getattr(Run, field)
-    return (column.desc(), Run.id.desc()) if sort.startswith("-") else (column.asc(), Run.id)
+SUMMARY_COLUMNS = {"last": "last_value", "min": "min_value", "max": "max_value"}
+
+
+def _ordered(statement, sort: str):
+    """`statement` (selecting from runs) in the order `sort` names: a run column, or
+    metric.<key>.last|min|max, a metric summary joined once (never a query per run). Runs
+    without that value come after those with one, either way: first those that logged the
+    metric but have no such value (no finite one; a NaN last value), then those without it."""
+    descending, field = sort.startswith("-"), sort.lstrip("-")
+    if not field.startswith("metric."):
+        column = getattr(Run, field)
+        return statement.order_by(
+            *((column.desc(), Run.id.desc()) if descending else (column.asc(), Run.id))
+        )
+    key, summary = field.removeprefix("metric.").rsplit(".", 1)
+    key_id = select(MetricKey.id).where(MetricKey.name == key).scalar_subquery()
+    value = getattr(MetricSummary, SUMMARY_COLUMNS[summary])
+    absent = case(
+        (MetricSummary.run_id.is_(None), 2),
+        # a NaN: NULL on SQLite (see models.py), NaN on Postgres (where NaN = NaN)
+        (or_(value.is_(None), value == float("nan")), 1),
+        else_=0,
+    )
+    joined = statement.outerjoin(
+        MetricSummary, and_(MetricSummary.run_id == Run.id, MetricSummary.key_id == key_id)
+    )
+    if descending:
+        return joined.order_by(absent, value.desc(), Run.id.desc())
+    return joined.order_by(absent, value.asc(), Run.id)
 
 
 def _where(scope: Scope, f: RunFilter) -> list:
@@ -116,6 +142,8 @@ def _where(scope: Scope, f: RunFilter) -> list:
         where.append(Run.created_by.in_(f.created_by))
     for tag in f.tag:
         where.append(exists().where(RunTag.run_id == Run.id, RunTag.tag == tag))
+    if f.q:
+        where.append(func.lower(Run.name).contains(f.q.lower(), autoescape=True))
     return where
 
 
@@ -124,7 +152,7 @@ def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[sche
     total = session.scalar(select(func.count()).select_from(Run).where(*where)) or 0
     rows = list(
         session.scalars(
-            select(Run).where(*where).order_by(*_order(f.sort)).limit(f.limit).offset(f.offset)
+            _ordered(select(Run).where(*where), f.sort).limit(f.limit).offset(f.offset)
         )
     )
     tags = _tags(session, [r.id for r in rows])
@@ -137,7 +165,7 @@ def ordered_run_ids(session: Session, scope: Scope, f: RunFilter) -> list[int]:
     `offset` ignored). An export reads the runs by these ids page by page (`runs_by_ids`):
     one snapshot of which runs and in which order, without OFFSET, and without a keyset over
     nullable sort columns, whose NULLs each dialect orders differently."""
-    return list(session.scalars(select(Run.id).where(*_where(scope, f)).order_by(*_order(f.sort))))
+    return list(session.scalars(_ordered(select(Run.id).where(*_where(scope, f)), f.sort)))
 
 
 def runs_by_ids(session: Session, run_ids: list[int]) -> list[tuple[schemas.Run, str]]:
