@@ -365,3 +365,93 @@ class Worker(WorkerFacts):
     last_seen: datetime = Field(description="When the server received its latest report.")
     stopped_at: datetime | None
     alive: bool = Field(description="Not stopped, and reported within 3 of its intervals.")
+
+
+class OverviewRun(BaseModel):
+    """One of an optimizer's best runs on the project overview."""
+
+    id: int
+    name: str
+    status: RunStatus
+    value: MetricValue = Field(
+        description="The run's best value of the metric: its smallest (mode min) or largest "
+        "(mode max) value, NaN excluded; 'Infinity'/'-Infinity' as text."
+    )
+    last: MetricValue | None = Field(description="The metric's last logged value.")
+    last_step: int | None = Field(description="The step of `last`.")
+    lr: float | None = Field(
+        description="The learning rate: the config's `lr`, else the job spec's optimizer lr; "
+        "null when neither holds a number."
+    )
+
+
+class OptimizerBest(BaseModel):
+    optimizer: str | None = Field(description="null: runs that name no optimizer.")
+    runs: int = Field(description="The project's runs of this optimizer.")
+    ranked: int = Field(description="Of those, runs with a non-NaN value of the metric.")
+    best: list[OverviewRun] = Field(description="Best first; ties: the older run first.")
+
+
+class OverviewFlag(BaseModel):
+    id: int
+    run_id: int
+    run_name: str
+    kind: str
+    severity: str
+    message: str
+    step: int
+    start_step: int
+    end_step: int
+    created_at: datetime
+
+
+class SweepVerdict(BaseModel):
+    status: str = Field(
+        description="challenger_faster, baseline_faster, no_significant_difference, "
+        "target_not_reached or insufficient_data."
+    )
+    text: str
+    sentences: list[str]
+
+
+class OverviewSweep(BaseModel):
+    id: int
+    name: str
+    status: Literal["running", "finished", "cancelled"]
+    created_at: datetime
+    finished_at: datetime | None
+    trials_total: int
+    counts: dict[str, int] = Field(description="Trials per status ('pending' not yet started).")
+    baseline: str
+    challenger: str
+    pending_trials: int = Field(description="Trials not ended: the verdict is preliminary.")
+    verdict: SweepVerdict | None = Field(
+        description="The sweep page's verdict (GET /sweeps/{id}/analysis), the same code."
+    )
+
+
+class ProjectOverview(BaseModel):
+    """The project's landing view: runs per status, the best runs of each optimizer by one
+    metric, the newest detector flags and the sweeps with their verdicts."""
+
+    project: Project
+    runs_total: int
+    status_counts: dict[RunStatus, int] = Field(
+        description="Every run status, in the lifecycle's display order, zeros included."
+    )
+    metric: str | None = Field(
+        description="The metric ranked: the one asked for, else the project's default (an "
+        "eval loss logged by the most runs, else a train loss, else the key most runs "
+        "logged); null when no run logged anything."
+    )
+    mode: Literal["min", "max"] = Field(description="min: smaller is better.")
+    metric_keys: dict[str, int] = Field(
+        description="Every metric key the project's runs logged -> how many runs logged it."
+    )
+    optimizers: list[OptimizerBest] = Field(
+        description="Every optimizer of the project's runs, by name (null last)."
+    )
+    flags: list[OverviewFlag] = Field(description="The newest detector flags, newest first.")
+    flags_total: int
+    sweeps: list[OverviewSweep] = Field(description="The newest sweeps first.")
+    sweeps_total: int

@@ -169,3 +169,13 @@ def test_hostile_text_is_text_on_the_audit_page(open_page, hostile, dialogs):
     row.wait_for()
     assert HOSTILE in row.inner_text()  # the run's name, in the event's detail
     _assert_inert(page, dialogs)
+
+
+def test_hostile_text_is_text_on_the_overview(open_page, hostile, dialogs):
+    page = open_page(f"/projects/{hostile['project']['id']}/overview").page
+    page.wait_for_selector("body[data-loaded]")
+    row = page.locator(f".opt-table tr[data-run='{hostile['hostile']}']")
+    assert row.locator("a.run-name").inner_text() == HOSTILE  # the best Lion run's name
+    sweep = page.locator(f"#overview-sweeps tr[data-sweep='{hostile['sweep']}'] a.run-name")
+    assert sweep.inner_text() == HOSTILE
+    _assert_inert(page, dialogs)

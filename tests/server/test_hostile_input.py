@@ -87,6 +87,7 @@ BIG = [2**31, 2**63, 2**64 + 5]
     [
         ("/runs/{big}", ["path", "run_id"]),
         ("/projects/{big}", ["path", "project_id"]),
+        ("/projects/{big}/overview", ["path", "project_id"]),
         ("/sweeps/{big}", ["path", "sweep_id"]),
         ("/runs/{big}/flags", ["path", "run_id"]),
         ("/runs/{big}/metrics", ["path", "run_id"]),
@@ -119,7 +120,13 @@ def test_an_id_beyond_the_column_in_a_body_is_422(api, path, body, big):
 
 def test_an_id_beyond_the_column_in_a_page_path_is_not_a_500(api):
     api.client.cookies.set("lionlab_token", api.token)
-    for path in ("/runs/{big}", "/projects/{big}", "/sweeps/{big}", "/projects/{big}/sweeps"):
+    for path in (
+        "/runs/{big}",
+        "/projects/{big}",
+        "/sweeps/{big}",
+        "/projects/{big}/sweeps",
+        "/projects/{big}/overview",
+    ):
         r = api.client.get(path.format(big=2**63), follow_redirects=False)
         assert r.status_code == 422, (path, r.text)
 

@@ -9,6 +9,7 @@ import pytest
         ("/projects/4242", "project"),
         ("/projects/4242/submit", "project"),
         ("/projects/4242/sweeps", "project"),
+        ("/projects/4242/overview", "project"),
         ("/runs/4242", "run"),
         ("/sweeps/4242", "sweep"),
         ("/sweeps/4242/report", "sweep"),
@@ -23,6 +24,10 @@ def test_a_page_of_a_missing_object_is_the_404_page(api, path, what):
 def test_a_project_page_names_its_project(api):
     project = api.project("alpha")["id"]
     api.client.cookies.set("lionlab_token", api.token)
-    for path in (f"/projects/{project}", f"/projects/{project}/submit"):
+    for path in (
+        f"/projects/{project}",
+        f"/projects/{project}/submit",
+        f"/projects/{project}/overview",
+    ):
         r = api.client.get(path, follow_redirects=False)
         assert r.status_code == 200 and "alpha" in r.text

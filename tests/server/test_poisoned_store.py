@@ -85,6 +85,8 @@ def read_paths(project: int, runs: list[int], sweep: int) -> list[str]:
     return [
         "/api/v1/projects",
         f"/api/v1/projects/{project}",
+        f"/api/v1/projects/{project}/overview",
+        f"/api/v1/projects/{project}/overview?metric={'k' * 250}&mode=max",
         "/api/v1/runs",
         f"/api/v1/runs?project_id={project}",
         f"/api/v1/runs?project_id={project}&sort=name",
@@ -101,6 +103,7 @@ def read_paths(project: int, runs: list[int], sweep: int) -> list[str]:
         f"/projects/{project}",
         f"/projects/{project}/submit",
         f"/projects/{project}/sweeps",
+        f"/projects/{project}/overview",
         f"/compare?{compared}",
         f"/sweeps/{sweep}",
         f"/sweeps/{sweep}/report",

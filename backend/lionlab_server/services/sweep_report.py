@@ -18,6 +18,7 @@ from lionlab.sweeps import (
     analyze,
 )
 from lionlab_server import schemas
+from lionlab_server.models import Sweep
 from lionlab_server.store import sweeps as store
 from lionlab_server.store.scope import Scope
 
@@ -44,12 +45,29 @@ _TRIAL_STATUS = {
 
 def sweep_report(session: Session, scope: Scope, sweep_id: int) -> SweepReport:
     """The sweep, every trial with its run's state and losses, the analysis and ASHA's log."""
-    row = store.sweep_row(session, scope, sweep_id)
-    runs = store.trial_runs(session, sweep_id)
-    run_ids = [r.run_id for r in runs.values()]
+    return sweep_reports(session, [store.sweep_row(session, scope, sweep_id)])[0]
+
+
+def sweep_reports(session: Session, rows: list[Sweep]) -> list[SweepReport]:
+    """The reports of several sweeps (rows the caller may see), in the order given, from a
+    fixed number of queries whatever the number of sweeps or trials: the project overview
+    shows a page of sweeps with their verdicts, computed by this same code as the sweep
+    page's."""
+    runs_of = store.trial_runs_of(session, [row.id for row in rows])
+    run_ids = [r.run_id for runs in runs_of.values() for r in runs.values()]
     curves = store.eval_curves(session, run_ids)
     last = store.last_steps(session, run_ids, "train_loss")
     flags = store.flag_kinds(session, run_ids)
+    return [_report(row, runs_of[row.id], curves, last, flags) for row in rows]
+
+
+def _report(
+    row: Sweep,
+    runs: dict[int, store.TrialRun],
+    curves: dict[int, tuple],
+    last: dict[int, int],
+    flags: dict[int, list[str]],
+) -> SweepReport:
     decider = None if row.asha_state is None else AshaDecider.from_state(row.asha_state)
     results, trials = [], []
     for t in row.trials:

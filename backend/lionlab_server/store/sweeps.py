@@ -12,9 +12,18 @@ from sqlalchemy.orm import Session
 from lionlab import lifecycle
 from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
+from lionlab_server.db import is_postgres
 from lionlab_server.errors import NotFound
-from lionlab_server.models import Flag, MetricKey, MetricSummary, Project, Run, Sweep
-from lionlab_server.store.points import read_points
+from lionlab_server.models import (
+    Flag,
+    MetricKey,
+    MetricPoint,
+    MetricSummary,
+    Project,
+    Run,
+    Sweep,
+)
+from lionlab_server.store.pgbinary import fetch_packed
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import caller_name
 
@@ -74,12 +83,32 @@ class TrialRun:
 
 def trial_runs(session: Session, sweep_id: int) -> dict[int, TrialRun]:
     """trial index -> its run, for the trials scheduled so far."""
+    return trial_runs_of(session, [sweep_id])[sweep_id]
+
+
+def trial_runs_of(session: Session, sweep_ids: list[int]) -> dict[int, dict[int, TrialRun]]:
+    """sweep id -> (trial index -> its run), for several sweeps in one query (the project
+    overview reads a page of sweeps; one query per sweep would grow with the project)."""
+    out: dict[int, dict[int, TrialRun]] = {sid: {} for sid in sweep_ids}
+    if not sweep_ids:
+        return out
     rows = session.execute(
-        select(Run.id, Run.trial_index, Run.status, Run.stop_requested, Run.started_at).where(
-            Run.sweep_id == sweep_id
-        )
+        select(
+            Run.sweep_id, Run.id, Run.trial_index, Run.status, Run.stop_requested, Run.started_at
+        ).where(Run.sweep_id.in_(sweep_ids))
     ).all()
-    return {r.trial_index: TrialRun(r.id, r.trial_index, *r[2:]) for r in rows}
+    for r in rows:
+        out[r.sweep_id][r.trial_index] = TrialRun(r.id, r.trial_index, *r[3:])
+    return out
+
+
+def project_sweeps(session: Session, project_id: int, limit: int) -> tuple[list[Sweep], int]:
+    """The project's `limit` newest sweeps (ORM rows) and how many it has. The caller has
+    checked the project is visible (the route's Needs)."""
+    where = Sweep.project_id == project_id
+    total = session.scalar(select(func.count()).select_from(Sweep).where(where)) or 0
+    rows = list(session.scalars(select(Sweep).where(where).order_by(Sweep.id.desc()).limit(limit)))
+    return rows, total
 
 
 def trial_run_name(sweep_name: str, index: int) -> str:
@@ -173,8 +202,42 @@ def flag_kinds(session: Session, run_ids: list[int]) -> dict[int, list[str]]:
 def eval_curves(
     session: Session, run_ids: list[int], key: str = "eval_loss"
 ) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """run id -> (steps, values, walls) of every stored point of `key` (eval: a few hundred)."""
-    key_id = session.scalar(select(MetricKey.id).where(MetricKey.name == key))
-    if key_id is None:
+    """run id -> (steps, values, walls) of every stored point of `key` (eval: a few hundred
+    per run), for all the runs in one query: a sweep page's cost, and the project
+    overview's over several sweeps, stays one statement whatever the number of trials.
+    Runs without a point of `key` are absent."""
+    if not run_ids:
         return {}
-    return {rid: read_points(session, rid, key_id, 0, 2**62) for rid in run_ids}
+    ids = sorted(set(run_ids))
+    if is_postgres(session):
+        run, steps, values, walls = fetch_packed(
+            session,
+            "SELECT p.run_id, p.step, p.value, p.wall_time FROM metric_points p"
+            " JOIN metric_keys k ON k.id = p.key_id"
+            " WHERE k.name = :key AND p.run_id = ANY(:ids) ORDER BY p.run_id, p.step",
+            {"key": key, "ids": ids},
+            [("run_id", "i8"), ("step", "i8"), ("value", "f8"), ("wall_time", "f8")],
+        )
+        # the packed aggregate keeps the subquery's order in practice, not by promise
+        order = np.lexsort((steps, run))
+        run, steps, values, walls = run[order], steps[order], values[order], walls[order]
+    else:
+        rows = session.execute(
+            select(MetricPoint.run_id, MetricPoint.step, MetricPoint.value, MetricPoint.wall_time)
+            .join(MetricKey, MetricKey.id == MetricPoint.key_id)
+            .where(MetricKey.name == key, MetricPoint.run_id.in_(ids))
+            .order_by(MetricPoint.run_id, MetricPoint.step)
+        ).all()
+        if not rows:
+            return {}
+        arr = np.array(rows, dtype=np.float64)  # NULL (NaN on SQLite) becomes nan here
+        run, steps = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64)
+        values, walls = arr[:, 2], arr[:, 3]
+    if not len(run):
+        return {}
+    starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]).tolist()
+    ends = [*starts[1:], len(run)]
+    return {
+        int(run[lo]): (steps[lo:hi], values[lo:hi], walls[lo:hi])
+        for lo, hi in zip(starts, ends, strict=True)
+    }

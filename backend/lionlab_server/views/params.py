@@ -69,10 +69,18 @@ def _job_params(job: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_params(run: Run) -> dict[str, Any]:
     """Every parameter of a run, flat (`schedule.warmup_steps`), optimizer first."""
-    out: dict[str, Any] = {"optimizer": run.optimizer}
-    if run.job is not None:
-        out |= _job_params(run.job)
-    _flatten("", dict(run.config), out)
+    return params_of(run.optimizer, run.job, run.config)
+
+
+def params_of(
+    optimizer: str | None, job: Mapping[str, Any] | None, config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`run_params` from a run's columns, for reads that select columns rather than runs
+    (the project overview): the config's values over the job spec's."""
+    out: dict[str, Any] = {"optimizer": optimizer}
+    if job is not None:
+        out |= _job_params(job)
+    _flatten("", dict(config), out)
     return {k: v for k, v in out.items() if k}
 
 

@@ -32,6 +32,15 @@ def runs_page(
     return project_page(request, session, access, project_id, "runs.html")
 
 
+@router.get("/projects/{project_id}/overview")
+def overview_page(
+    request: Request, project_id: IdPath, session: SessionDep, access: PageNeeds(VIEWER, "project")
+):
+    """The project's landing page (the projects list links here): status tiles, each
+    optimizer's best runs, recent flags and sweep verdicts, from GET .../overview."""
+    return project_page(request, session, access, project_id, "overview.html")
+
+
 @router.get("/projects/{project_id}/submit")
 def submit_page(
     request: Request, project_id: IdPath, session: SessionDep, access: PageNeeds(EDITOR, "project")

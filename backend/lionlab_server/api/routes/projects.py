@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from lionlab_server import schemas
 from lionlab_server.api.access import ADMIN, OWNER, VIEWER, Needs
 from lionlab_server.api.deps import SessionDep, WriteSessionDep
 from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, paging
-from lionlab_server.api.validation import IdPath, ProjectNameFilter
+from lionlab_server.api.validation import IdPath, MetricKeyName, ProjectNameFilter
+from lionlab_server.services.overview import project_overview
 from lionlab_server.store import audit, grants
 from lionlab_server.store import projects as store
 
@@ -59,3 +60,29 @@ def update_project(
     access: Needs(OWNER, "project"),
 ):
     return store.update_project(session, access.scope, project_id, data)
+
+
+@router.get(
+    "/{project_id}/overview", response_model=schemas.ProjectOverview, responses=responses(404)
+)
+def get_overview(
+    project_id: IdPath,
+    session: SessionDep,
+    access: Needs(VIEWER, "project"),
+    metric: Annotated[
+        MetricKeyName | None,
+        Query(description="The metric to rank by; default: the project's main loss key."),
+    ] = None,
+    mode: Annotated[
+        Literal["min", "max"] | None,
+        Query(description="min: smaller is better (default for losses); max: larger is."),
+    ] = None,
+    best: Annotated[int, Query(ge=1, le=50, description="Best runs per optimizer: 1 .. 50.")] = 5,
+    flags: Annotated[int, Query(ge=1, le=100, description="Newest flags: 1 .. 100.")] = 10,
+    sweeps: Annotated[int, Query(ge=1, le=50, description="Newest sweeps: 1 .. 50.")] = 10,
+):
+    """The project's landing view: runs per status (every status, zeros included), each
+    optimizer's best runs by the metric's stored summary (NaN-only runs are not ranked), the
+    newest detector flags, and the newest sweeps with the sweep page's verdicts. A fixed
+    number of queries whatever the number of runs."""
+    return project_overview(session, access.scope, project_id, metric, mode, best, flags, sweeps)

@@ -25,7 +25,7 @@ function row(project, c) {
     h(
       "td",
       {},
-      h("a", { class: "run-name", href: `/projects/${project.id}` }, project.name),
+      h("a", { class: "run-name", href: `/projects/${project.id}/overview` }, project.name),
       project.description ? h("div", { class: "cell-sub" }, project.description) : null,
     ),
     h("td", { class: "right num" }, fmtInt(c.runs)),
