@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.routing import iter_route_contexts
-from sqlalchemy import event
+from support.statements import count_statements, freeze_token_cache
 
 from lionlab_server.services import export
 from lionlab_server.store import grants, tokens, users
@@ -238,18 +238,7 @@ def test_runs_table_matches_the_runs_list_with_config_and_summaries(api, small_p
 
 
 def _statements(app, call) -> int:
-    count = 0
-
-    def counted(*_args) -> None:
-        nonlocal count
-        count += 1
-
-    event.listen(app.state.engine, "before_cursor_execute", counted)
-    try:
-        call()
-    finally:
-        event.remove(app.state.engine, "before_cursor_execute", counted)
-    return count
+    return count_statements(app, call)
 
 
 def test_runs_export_statements_do_not_grow_with_the_page_size(app, api, monkeypatch):
@@ -260,12 +249,8 @@ def test_runs_export_statements_do_not_grow_with_the_page_size(app, api, monkeyp
         monkeypatch.setattr(export, "RUNS_PAGE", page)
         assert len(_runs_table(api.get("/runs/export", params=params))) == len(made[:10])
 
-    from lionlab_server.api.deps import token_cache
-
-    # the token's lookup is cached from here on, on a clock that stands still (a loaded
-    # machine can take longer than the cache's 5 s between the measured requests)
-    monkeypatch.setattr(app.state, "token_cache", token_cache(timer=lambda: 0.0))
-    api.get("/runs/export")
+    freeze_token_cache(monkeypatch, app)
+    api.get("/runs/export")  # the token's lookup is cached from here on
     by_page = {page: _statements(app, lambda p=page: export_with(p)) for page in (10, 100)}
     assert by_page[10] == by_page[100], by_page
     # and not with the number of runs on a page: 3 runs cost what 10 do

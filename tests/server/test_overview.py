@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 
 import pytest
-from sqlalchemy import event
 from support.api import as_float
+from support.statements import count_statements
 
 from lionlab.lifecycle import ORDER
 from lionlab_server.store import flags as flag_store
@@ -296,19 +295,7 @@ def _populate(app, api, project_id: int, n: int) -> None:
 
 def _statements(app, api, project_id: int) -> int:
     overview(api, project_id)  # warm: token and project caches, metric key ids
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args) -> None:
-        # the server's own threads (reaper, webhook deliverer) share the engine
-        if not threading.current_thread().name.startswith("lionlab-"):
-            seen.append(statement)
-
-    event.listen(app.state.engine, "before_cursor_execute", count)
-    try:
-        overview(api, project_id)
-    finally:
-        event.remove(app.state.engine, "before_cursor_execute", count)
-    return len(seen)
+    return count_statements(app, lambda: overview(api, project_id))
 
 
 def test_the_number_of_statements_does_not_grow_with_the_runs(app, api):

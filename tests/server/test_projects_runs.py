@@ -1,5 +1,7 @@
 """Projects and runs over the API: create/list/get/update, filters, sort, pagination."""
 
+from support.statements import count_statements, freeze_token_cache
+
 
 def test_project_crud_and_unique_name(api):
     p = api.project("alpha")
@@ -152,27 +154,21 @@ def test_name_search_is_case_insensitive_and_literal(api):
 def test_a_page_sorted_by_a_metric_costs_the_same_statements_whatever_its_size(
     app, api, monkeypatch
 ):
-    from sqlalchemy import event
-
-    from lionlab_server.api.deps import token_cache
-
-    monkeypatch.setattr(app.state, "token_cache", token_cache(timer=lambda: 0.0))  # no expiry
-
+    freeze_token_cache(monkeypatch, app)
     pid = api.project()["id"]
     for i in range(12):
         run = api.run(pid, name=f"r{i}", tags=["t"])
         api.log(run["id"], [0, 1], {"eval_loss": [2.0, 1.0 / (i + 1)]})
     params = {"project_id": pid, "sort": "metric.eval_loss.min", "q": "r", "tag": "t"}
     api.get("/runs", params=params)  # the token's lookup is cached from here on
-    counts = []
+    counts, pages = [], {}
     for limit in (2, 12):
-        seen: list[int] = []
-        listener = lambda *args, seen=seen: seen.append(1)  # noqa: E731
-        event.listen(app.state.engine, "before_cursor_execute", listener)
-        try:
-            page = api.get("/runs", params={**params, "limit": limit}).json()
-        finally:
-            event.remove(app.state.engine, "before_cursor_execute", listener)
-        assert len(page["items"]) == limit and page["items"][0]["name"] == "r11"
-        counts.append(len(seen))
+        counts.append(
+            count_statements(
+                app,
+                lambda n=limit: pages.update({n: api.get("/runs", params={**params, "limit": n})}),
+            )
+        )
+        items = pages[limit].json()["items"]
+        assert len(items) == limit and items[0]["name"] == "r11"
     assert counts[0] == counts[1], counts
