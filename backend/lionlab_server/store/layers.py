@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from lionlab_server.errors import InputError
@@ -148,7 +148,7 @@ class _Buckets:
     rows: np.ndarray
     first: np.ndarray
     last: np.ndarray
-    lo: np.ndarray  # (buckets, width)
+    lo: np.ndarray | None  # (buckets, width); None where not read (the view)
     hi: np.ndarray
     pct_lo: np.ndarray  # (buckets, len(PERCENTILES))
     pct_hi: np.ndarray
@@ -159,22 +159,18 @@ def _reduce(
     rows: np.ndarray,
     first: np.ndarray,
     last: np.ndarray,
-    lo: np.ndarray,
+    lo: np.ndarray | None,
     hi: np.ndarray,
     pct_lo: np.ndarray,
     pct_hi: np.ndarray,
 ) -> _Buckets:
-    """Group consecutive entries with equal `keys` (sorted) into buckets: sums, extremes."""
+    """Group consecutive entries with equal `keys` (sorted) into buckets: sums, extremes.
+    fmin / fmax pass over NaN (a column that is NaN throughout a bucket stays NaN), so one
+    reduceat per array does it. `lo` None: not wanted (the view draws only the highs)."""
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    with np.errstate(all="ignore"):  # an all-NaN column stays NaN
-
-        def fold(fn, a):
-            return fn.reduceat(np.where(np.isnan(a), _FILL[fn], a), starts, axis=0)
-
-        lo_, hi_ = fold(np.fmin, lo), fold(np.fmax, hi)
-        plo, phi = fold(np.fmin, pct_lo), fold(np.fmax, pct_hi)
-    for arr, src in ((lo_, lo), (hi_, hi), (plo, pct_lo), (phi, pct_hi)):
-        arr[np.logical_and.reduceat(np.isnan(src), starts, axis=0)] = np.nan
+    lo_ = None if lo is None else np.fmin.reduceat(lo, starts, axis=0)
+    hi_ = np.fmax.reduceat(hi, starts, axis=0)
+    plo, phi = np.fmin.reduceat(pct_lo, starts, axis=0), np.fmax.reduceat(pct_hi, starts, axis=0)
     return _Buckets(
         keys[starts],
         np.add.reduceat(rows, starts),
@@ -185,9 +181,6 @@ def _reduce(
         plo,
         phi,
     )
-
-
-_FILL = {np.fmin: np.inf, np.fmax: -np.inf}
 
 
 def _rebuild_lod(session: Session, run_id: int, stat: int, steps: np.ndarray, width: int) -> None:
@@ -231,15 +224,16 @@ def _stored(session, run_id, stat, lo_step, hi_step, width) -> _Buckets:
     return _Buckets(step, np.ones(len(rows), np.int64), step, step, vals, vals, pcts, pcts)
 
 
-def _lod(session, run_id, stat, level, lo_bucket, hi_bucket, width) -> _Buckets:
-    """The level-`level` buckets lo_bucket..hi_bucket."""
+def _lod(session, run_id, stat, level, lo_bucket, hi_bucket, width, lows=True) -> _Buckets:
+    """The level-`level` buckets lo_bucket..hi_bucket (`lows` False: without the per-layer
+    lows, half the bytes, which the view does not draw)."""
     rows = session.execute(
         select(
             LayerLod.bucket,
             LayerLod.rows,
             LayerLod.first_step,
             LayerLod.last_step,
-            LayerLod.lo,
+            LayerLod.lo if lows else literal(None),
             LayerLod.hi,
             LayerLod.pct_lo,
             LayerLod.pct_hi,
@@ -280,7 +274,7 @@ def _from_rows(rows, width) -> _Buckets:
         np.array([r[1] for r in rows], dtype=np.int64),
         np.array([r[2] for r in rows], dtype=np.int64),
         np.array([r[3] for r in rows], dtype=np.int64),
-        _matrix([r[4] for r in rows], width),
+        None if rows and rows[0][4] is None else _matrix([r[4] for r in rows], width),
         _matrix([r[5] for r in rows], width),
         _matrix([r[6] for r in rows], k),
         _matrix([r[7] for r in rows], k),
@@ -332,13 +326,14 @@ class LayerView:
 
 
 def _group(b: _Buckets, columns: int) -> _Buckets:
-    """At most `columns` columns, each joining consecutive entries (extremes kept)."""
+    """At most `columns` columns, each joining consecutive entries (extremes kept; the
+    per-layer lows are left out: the view draws the highs and the percentile bands)."""
     n = len(b.first)
     if n <= columns:
         return b
     per = -(-n // columns)
     keys = np.arange(n) // per
-    return _reduce(keys, b.rows, b.first, b.last, b.lo, b.hi, b.pct_lo, b.pct_hi)
+    return _reduce(keys, b.rows, b.first, b.last, None, b.hi, b.pct_lo, b.pct_hi)
 
 
 def view(
@@ -361,7 +356,7 @@ def view(
         b = _stored(session, run_id, sid, lo_step, hi_step, width)
     else:
         w = FACTOR**chosen
-        b = _lod(session, run_id, sid, chosen, lo_step // w, hi_step // w, width)
+        b = _lod(session, run_id, sid, chosen, lo_step // w, hi_step // w, width, lows=False)
     bands, heat = _group(b, points), _group(b, heat_points)
     return LayerView(
         layer_names,
