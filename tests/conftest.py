@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -56,14 +57,27 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 def _truncate_all(url: str) -> None:
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
     from lionlab_server.models import Base
 
     engine = make_engine(url)
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    try:
+        for attempt in range(5):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                return
+            except OperationalError as exc:
+                # a server thread of the test that is still winding down can hold a lock the
+                # TRUNCATE needs while waiting for one it holds: Postgres breaks the deadlock
+                # by failing one side; the thread's work ends, so a second try goes through
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
