@@ -120,6 +120,17 @@ def _compose(parts: list[tuple[str, str]], cap: int, single: str, many: str) -> 
     return f"{many}: " + "; ".join(listed) + more
 
 
+def _episodes(s: PerLayer, calm: np.ndarray, lasted: np.ndarray, calm_blocks: int):
+    """Per layer: an open episode closes after `calm_blocks` calm blocks; a layer whose
+    excursion `lasted` and has no open episode opens one. Returns the layers that did."""
+    closing = s.open & (calm >= calm_blocks)
+    is_open = s.open & ~closing
+    new = lasted & ~is_open
+    s.set("open", is_open | new)
+    s.set("calm", np.where(closing | new, 0, calm))
+    return new
+
+
 class _Starts:
     """Keeps flags' start_step strictly increasing per kind (the server keys on it)."""
 
@@ -315,12 +326,8 @@ class UpdateRatioBand:
         s.set("run", run)
         s.set("run_start", start)
         calm = np.where(present & (side == 0), s.calm + 1, np.where(present, 0, s.calm))
-        closing = s.open & (calm >= self.cfg.calm_blocks)
-        is_open = s.open & ~closing
         lasted = (run >= self.window) & (b.last_step - start >= self.cfg.window_steps)
-        new = lasted & ~is_open & present
-        s.set("open", is_open | new)
-        s.set("calm", np.where(closing | new, 0, calm))
+        new = _episodes(s, calm, lasted & present, self.cfg.calm_blocks)
         if not new.any():
             return None
         return self._flag(b, names, cap, np.flatnonzero(new), optimizer)
@@ -413,12 +420,8 @@ class StepSize:
         s.set("run_start", np.where(high & (s.run == 0), b.first_step, s.run_start))
         s.set("run", run)
         calm = np.where(present & (dev < self.log_ratio / 2), s.calm + 1, 0)
-        closing = s.open & (calm >= self.cfg.calm_blocks)
-        is_open = s.open & ~closing
         lasted = (run >= self.window) & (b.last_step - s.run_start >= self.cfg.step_window_steps)
-        new = lasted & ~is_open
-        s.set("open", is_open | new)
-        s.set("calm", np.where(closing | new, 0, calm))
+        new = _episodes(s, calm, lasted, self.cfg.calm_blocks)
         if not new.any():
             return None
         return self._flag(b, names, cap, np.flatnonzero(new), optimizer)
