@@ -153,18 +153,7 @@ def project_overview(
         metric_keys=dict(sorted(logged.items())),
         optimizers=_optimizers(counts, ranked),
         flags=[
-            schemas.OverviewFlag(
-                id=f.id,
-                run_id=f.run_id,
-                run_name=f.run_name,
-                kind=f.kind,
-                severity=f.severity,
-                message=f.message,
-                step=f.step,
-                start_step=f.start_step,
-                end_step=f.end_step,
-                created_at=f.created_at,
-            )
+            schemas.OverviewFlag.model_validate(f, from_attributes=True)  # its total left out
             for f in recent
         ],
         flags_total=recent[0].total if recent else 0,
