@@ -7,10 +7,12 @@ from typing import Any
 
 import torch
 
+from lionlab.optim.distributed import DistributedLion
 from lionlab.optim.lion import Lion
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "lion": Lion,
+    "distributed_lion": DistributedLion,
     "adamw": torch.optim.AdamW,
     "adam": torch.optim.Adam,
     "sgd": torch.optim.SGD,
@@ -43,7 +45,8 @@ def _fused_supported(tensors: list[torch.Tensor]) -> bool:
 
 
 def build_optimizer(name: str, params: Any, **hparams: Any) -> torch.optim.Optimizer:
-    """The optimizer `name` ("lion", "adamw", "adam", "sgd") over params with hparams.
+    """The optimizer `name` ("lion", "distributed_lion", "adamw", "adam", "sgd") over params
+    with hparams.
 
     hparams are the constructor's keyword arguments (lr, betas, weight_decay, momentum, ...).
     Adam and AdamW use torch's fused kernels where the devices support them, else foreach,
