@@ -116,6 +116,7 @@ def _spawn(fn, world: int, tmp_path, *args) -> None:
     mp.spawn(fn, args=(world, init_file, *args), nprocs=world, join=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("world", [2, 3])
 @pytest.mark.parametrize("vote", ["majority", "average"])
 def test_matches_the_equations_coordinate_by_coordinate(world, vote, tmp_path):
@@ -123,6 +124,7 @@ def test_matches_the_equations_coordinate_by_coordinate(world, vote, tmp_path):
     _spawn(_rank_main, world, tmp_path, vote)
 
 
+@pytest.mark.slow
 def test_a_nan_on_one_rank_reaches_every_rank(tmp_path):
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     _spawn(_nan_main, 2, tmp_path)
