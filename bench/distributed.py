@@ -20,6 +20,7 @@ Prints one JSON object. LIONLAB_BENCH_DIST_STEPS sets the steps per run (default
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -72,14 +73,9 @@ def _rank(rank: int, world: int, init: str, kind: str, seed: int, steps: int, ou
     else:
         trained = model
         opt = DistributedLion(model.parameters(), lr=LR, betas=BETAS, weight_decay=WD)
-    batches = task.train_batches(0)
+    shard = itertools.islice(task.train_batches(0), rank, None, world)  # step * world + rank
     times, step_bytes = [], []
-    for step in range(steps):
-        for _ in range(rank):
-            next(batches)
-        batch = next(batches)  # position step * world + rank
-        for _ in range(world - rank - 1):
-            next(batches)
+    for batch in itertools.islice(shard, steps):
         t0 = time.perf_counter()
         sent["bytes"] = 0
         task.loss(trained, batch).backward()
