@@ -56,8 +56,12 @@ def test_runs_table_filters_sorts_and_selects(open_page, dashboard):
     page.wait_for_function(f"() => ({ROW_NAMES})().includes('long-script')")
     page.fill("#filter-text", "1e-")
     page.wait_for_function(f"() => ({ROW_NAMES})().every(n => n.includes('1e-'))")
-    page.click("th[data-sort=lr]")
-    assert page.evaluate(ROW_NAMES)[:2] == ["adamw-1e-3", "lion-1e-4"]  # lr descending
+    assert "q=1e-" in page.url
+    page.click("th[data-sort=name]")  # sorted on the server, descending first
+    page.wait_for_url("**sort=name**")
+    page.wait_for_function(f"() => ({ROW_NAMES})()[0] === 'lion-1e-4'")
+    assert page.evaluate(ROW_NAMES)[:2] == ["lion-1e-4", "adamw-1e-3"]
+    assert "sortable" not in (page.get_attribute("th[data-sort=lr]", "class") or "")
     for role in ("lion", "adamw"):
         page.check(f"tr[data-run='{dashboard.runs[role]}'] input[type=checkbox]")
     href = page.get_attribute("#compare-selected", "href")

@@ -86,6 +86,15 @@ MetricKeyName = _text(250, min_length=1)  # metric_keys.name
 ProjectNameFilter = _text(100)
 ComparisonName = _text(200, min_length=1)  # saved_comparisons.name
 ActorName = _text(200, min_length=1)  # audit_events.actor: a username or a token's name
+# A chosen column of the runs table: a flat run parameter or a metric's summary.
+TableColumn = Annotated[
+    _text(260, min_length=1),
+    Field(
+        pattern=r"^(param:.{1,250}|metric:.{1,250}\.(last|min|max))$",
+        description="param:<key> (a flat parameter, e.g. param:optimizer.lr) or "
+        "metric:<key>.last|min|max (a metric summary).",
+    ),
+]
 
 
 def _username(value: object) -> object:

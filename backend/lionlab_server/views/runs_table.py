@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +43,12 @@ class RunRow(BaseModel):
     flags: FlagCounts
     can_cancel: bool
     can_rerun: bool
+    columns: dict[str, str | MetricValue | None] = Field(
+        default_factory=dict,
+        description="The chosen extra columns (`columns=`), by column id: a parameter "
+        "formatted as text, a metric summary as a number ('NaN' as text); None where the run "
+        "has no such value.",
+    )
 
 
 def _loss(summaries: Sequence[MetricSummary]) -> MetricSummary | None:
@@ -70,10 +77,33 @@ def _timing(run: Run, step: int | None, total: int | None, now: datetime):
     return duration, eta
 
 
+def column_values(
+    columns: Sequence[str], params: dict[str, Any], summaries: Sequence[MetricSummary]
+) -> dict[str, str | MetricValue | None]:
+    """The values of the chosen columns (`param:<key>`, `metric:<key>.last|min|max`) from a
+    run's flat parameters and metric summaries: no query of their own."""
+    by_key = {s.key: s for s in summaries}
+    out: dict[str, str | MetricValue | None] = {}
+    for column in columns:
+        kind, name = column.split(":", 1)
+        if kind == "param":
+            out[column] = format_param(params[name]) if params.get(name) is not None else None
+            continue
+        key, summary = name.rsplit(".", 1)
+        found = by_key.get(key)
+        out[column] = getattr(found, summary) if found is not None else None
+    return out
+
+
 def table_row(
-    run: Run, summaries: Sequence[MetricSummary], flags: Sequence[FlagOut], now: datetime
+    run: Run,
+    summaries: Sequence[MetricSummary],
+    flags: Sequence[FlagOut],
+    now: datetime,
+    columns: Sequence[str] = (),
 ) -> RunRow:
-    """The table row of `run` from its metric summaries and flags, as of `now`."""
+    """The table row of `run` from its metric summaries and flags, as of `now`, with the
+    values of the chosen `columns`."""
     params = run_params(run)
     total = int(params["steps"]) if run.job and isinstance(params.get("steps"), int) else None
     steps = [s.last_step for s in summaries if s.last_step is not None]
@@ -97,4 +127,5 @@ def table_row(
         flags=_flag_counts(flags),
         can_cancel=not run.status.finished and not run.stop_requested,
         can_rerun=run.job is not None,
+        columns=column_values(columns, params, summaries),
     )

@@ -3,6 +3,7 @@ row, and the figure JSON response."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -34,13 +35,15 @@ def flags_of(session: Session, scope: Scope, run_id: int) -> list[FlagOut]:
     return list_flags(session, run_id)
 
 
-def rows_of(session: Session, runs: list[Run], now: datetime | None = None) -> list[RunRow]:
+def rows_of(
+    session: Session, runs: list[Run], now: datetime | None = None, columns: Sequence[str] = ()
+) -> list[RunRow]:
     """Table rows of runs the caller may see (read through its scope), with two queries for
-    all their summaries and flags."""
+    all their summaries and flags (which the chosen `columns` read too)."""
     now = now or datetime.now(timezone.utc)
     ids = [r.id for r in runs]
     summaries, flags = summaries_of_runs(session, ids), flags_of_runs(session, ids)
-    return [table_row(r, summaries[r.id], flags[r.id], now) for r in runs]
+    return [table_row(r, summaries[r.id], flags[r.id], now, columns) for r in runs]
 
 
 def json_response(body: Any) -> Response:

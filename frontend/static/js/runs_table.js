@@ -1,9 +1,10 @@
-// The runs table: columns, sorting and the row cells (rows come from /api/v1/views).
+// The runs table: its columns, which of them the server sorts by, and the row cells (rows
+// come from /api/v1/views, one page at a time).
 
 import { h } from "./dom.js";
-import { fmtAgo, fmtDuration, fmtValue, lossKey } from "./format.js";
+import { fmtAgo, fmtDateTime, fmtDuration, fmtValue } from "./format.js";
 import { runActionButtons } from "./run_actions.js";
-import { optimizerBadge, progressView, STATUSES, statusBadge, tagList } from "./ui.js";
+import { optimizerBadge, progressView, statusBadge, tagList } from "./ui.js";
 
 function hp(row, ...keys) {
   for (const k of keys) if (row.hparams[k] !== undefined) return row.hparams[k];
@@ -38,91 +39,87 @@ function creatorCell(name) {
     : h("span", {}, name);
 }
 
-const num = (v) => (v === null ? Number.POSITIVE_INFINITY : Number.parseFloat(v));
+const muted = (text) => h("span", { class: "faint" }, text);
 
-// [id, header, sort key (row -> comparable) or null, cell (row, changed) -> node, class]
-export const COLUMNS = [
-  [
-    "name",
-    "Run",
-    (r) => r.run.name.toLowerCase(),
-    (r) => [
-      h("a", { class: "run-name", href: `/runs/${r.run.id}` }, r.run.name),
-      h("div", { class: "cell-sub" }, `#${r.run.id} · ${fmtAgo(r.run.created_at)} `, tagList(r.run.tags)),
+// [id, header, server sort (GET .../runs `sort`, without "-") or null, cell (row, changed) ->
+// node, class]. Only columns the server orders by sort: the table holds one page of rows.
+// The loss columns sort by the project's loss key (GET .../columns `loss_key`).
+function builtIn(lossKey) {
+  const loss = (summary) => (lossKey ? `metric.${lossKey}.${summary}` : null);
+  return [
+    [
+      "name",
+      "Run",
+      "name",
+      (r) => [
+        h("a", { class: "run-name", href: `/runs/${r.run.id}` }, r.run.name),
+        h("div", { class: "cell-sub" }, `#${r.run.id} `, tagList(r.run.tags)),
+      ],
     ],
-  ],
-  [
-    "status",
-    "Status",
-    (r) => STATUSES.indexOf(r.run.status),
-    (r) => statusBadge(r.run.status, r.run.stop_requested),
-  ],
-  ["progress", "Progress", (r) => r.progress ?? -1, (r) => progressView(r)],
-  ["optimizer", "Optimizer", (r) => r.run.optimizer || "~", (r) => optimizerBadge(r.run.optimizer)],
-  ["lr", "lr", (r) => num(hp(r, "lr")), (r) => h("span", { class: "mono" }, hp(r, "lr") ?? "—"), "right"],
-  [
-    "wd",
-    "wd",
-    (r) => num(hp(r, "weight_decay", "wd")),
-    (r) => h("span", { class: "mono" }, hp(r, "weight_decay", "wd") ?? "—"),
-    "right",
-  ],
-  ["other", "Other", null, (r) => otherParams(r)],
-  [
-    "last_loss",
-    "Last loss",
-    (r) => lossKey(r.last_loss),
-    (r) => h("span", { class: "num", title: r.loss_key || "" }, fmtValue(r.last_loss)),
-    "right",
-  ],
-  [
-    "best_loss",
-    "Best loss",
-    (r) => lossKey(r.best_loss),
-    (r) => h("span", { class: "num" }, fmtValue(r.best_loss)),
-    "right",
-  ],
-  ["flags", "Flags", (r) => -r.flags.total, (r) => flagsCell(r.flags)],
-  [
-    "created_by",
-    "Created by",
-    (r) => (r.run.created_by ?? "~").toLowerCase(),
-    (r) => creatorCell(r.run.created_by),
-  ],
-  [
-    "duration",
-    "Duration",
-    (r) => r.duration_s ?? -1,
-    (r) => h("span", { class: "num" }, fmtDuration(r.duration_s)),
-    "right",
-  ],
-  [
-    "actions",
-    "",
-    null,
-    (r, changed) =>
-      h("div", { class: "actions", style: { justifyContent: "flex-end" } }, runActionButtons(r, changed)),
-  ],
-];
-
-export function sortRows(rows, sort) {
-  const column = COLUMNS.find((c) => c[0] === sort.key);
-  if (!column || !column[2]) return rows;
-  const key = column[2];
-  const dir = sort.dir === "asc" ? 1 : -1;
-  return [...rows].sort((a, b) => {
-    const [x, y] = [key(a), key(b)];
-    return (x < y ? -1 : x > y ? 1 : 0) * dir || b.run.id - a.run.id;
-  });
+    ["status", "Status", "status", (r) => statusBadge(r.run.status, r.run.stop_requested)],
+    ["progress", "Progress", null, (r) => progressView(r)],
+    ["optimizer", "Optimizer", "optimizer", (r) => optimizerBadge(r.run.optimizer)],
+    ["lr", "lr", null, (r) => h("span", { class: "mono" }, hp(r, "lr") ?? "—"), "right"],
+    ["wd", "wd", null, (r) => h("span", { class: "mono" }, hp(r, "weight_decay", "wd") ?? "—"), "right"],
+    ["other", "Other", null, (r) => otherParams(r)],
+    [
+      "last_loss",
+      "Last loss",
+      loss("last"),
+      (r) => h("span", { class: "num", title: r.loss_key || "" }, fmtValue(r.last_loss)),
+      "right",
+    ],
+    ["best_loss", "Best loss", loss("min"), (r) => h("span", { class: "num" }, fmtValue(r.best_loss)), "right"],
+    ["flags", "Flags", null, (r) => flagsCell(r.flags)],
+    ["created_by", "Created by", "created_by", (r) => creatorCell(r.run.created_by)],
+    [
+      "created_at",
+      "Created",
+      "created_at",
+      (r) => h("span", { class: "muted", title: fmtDateTime(r.run.created_at) }, fmtAgo(r.run.created_at)),
+    ],
+    ["duration", "Duration", null, (r) => h("span", { class: "num" }, fmtDuration(r.duration_s)), "right"],
+  ];
 }
 
-export function matchesText(row, text) {
-  if (!text) return true;
-  const q = text.toLowerCase();
-  const { run } = row;
-  return (
-    run.name.toLowerCase().includes(q) ||
-    String(run.id) === q.replace("#", "") ||
-    run.tags.some((t) => t.toLowerCase().includes(q))
-  );
+const ACTIONS = [
+  "actions",
+  "",
+  null,
+  (r, changed) =>
+    h("div", { class: "actions", style: { justifyContent: "flex-end" } }, runActionButtons(r, changed)),
+];
+
+// A chosen column: "param:<key>" or "metric:<key>.last|min|max" (the API's `columns`).
+export function parseColumn(id) {
+  const param = /^param:(.+)$/.exec(id);
+  if (param) return { id, kind: "param", key: param[1] };
+  const metric = /^metric:(.+)\.(last|min|max)$/.exec(id);
+  return metric ? { id, kind: "metric", key: metric[1], summary: metric[2] } : null;
+}
+
+export function columnLabel(id) {
+  const c = parseColumn(id);
+  if (!c) return id;
+  return c.kind === "param" ? c.key : `${c.key} (${c.summary})`;
+}
+
+function chosenColumn(id) {
+  const c = parseColumn(id);
+  const value = (r) => r.columns?.[id] ?? null;
+  if (c.kind === "param") {
+    return [id, columnLabel(id), null, (r) => (value(r) === null ? muted("—") : h("span", { class: "mono" }, value(r))), "right"];
+  }
+  return [
+    id,
+    columnLabel(id),
+    `metric.${c.key}.${c.summary}`,
+    (r) => (value(r) === null ? muted("—") : h("span", { class: "num" }, fmtValue(value(r)))),
+    "right",
+  ];
+}
+
+// The table's columns: the built-in ones, the chosen ones, then the row actions.
+export function tableColumns(lossKey, chosen) {
+  return [...builtIn(lossKey), ...chosen.filter(parseColumn).map(chosenColumn), ACTIONS];
 }
