@@ -189,7 +189,13 @@ def _labels_postgres(element: _Labels, compiler, **kw) -> str:
 
 @compiles(_Labels)
 def _labels_sqlite(element: _Labels, compiler, **kw) -> str:
-    ordered = select(RunTag.tag).where(RunTag.run_id == Run.id).order_by(RunTag.tag).subquery()
+    ordered = (
+        select(RunTag.tag)
+        .where(RunTag.run_id == Run.id)
+        .order_by(RunTag.tag)
+        .correlate(Run)  # a subquery in FROM correlates only when told (SQLite allows it)
+        .subquery()
+    )
     query = select(func.group_concat(ordered.c.tag, ",")).scalar_subquery()
     return compiler.process(query, **kw)
 
