@@ -87,14 +87,19 @@ def _seed(app, rng: random.Random, project_id: int) -> list[search.RunView]:
                 values = [rng.choice(METRIC_VALUES) for _ in range(rng.randrange(1, 4))]
                 numbers = [v for v in values if not math.isnan(v)]
                 session.add_all(
-                    MetricPoint(run_id=run.id, key_id=keys[name].id, step=s, value=v,
-                                wall_time=float(s))  # fmt: skip
+                    MetricPoint(
+                        run_id=run.id, key_id=keys[name].id, step=s, value=v, wall_time=float(s)
+                    )  # fmt: skip
                     for s, v in enumerate(values)
                 )
                 session.add(
                     MetricSummary(
-                        run_id=run.id, key_id=keys[name].id, count=len(values), first_step=0,
-                        last_step=len(values) - 1, last_value=values[-1],
+                        run_id=run.id,
+                        key_id=keys[name].id,
+                        count=len(values),
+                        first_step=0,
+                        last_step=len(values) - 1,
+                        last_value=values[-1],
                         min_value=min(numbers) if numbers else None,
                         max_value=max(numbers) if numbers else None,
                         nan_count=len(values) - len(numbers),
@@ -306,9 +311,7 @@ def test_nan_and_infinity_follow_ieee(api, seeded):
     project_id, views = seeded
     by_last = lambda pred: {v.attributes["run_id"] for v in views  # noqa: E731
                             if "loss" in v.metrics and pred(v.metrics["loss"])}  # fmt: skip
-    assert _native_ids(api, project_id, "metrics.loss > -1e999") == by_last(
-        lambda x: x > -INF
-    )
+    assert _native_ids(api, project_id, "metrics.loss > -1e999") == by_last(lambda x: x > -INF)
     nan_runs = by_last(math.isnan)
     assert nan_runs  # the seed has some
     assert not nan_runs & _native_ids(api, project_id, "metrics.loss >= -1e999")
@@ -375,3 +378,68 @@ def test_a_filtered_page_costs_the_same_statements_whatever_its_size(app, api, s
 
     counts = {n: count_statements(app, lambda n=n: page(n)) for n in (10, 100)}
     assert counts[10] == counts[100], counts
+
+
+# --- run_params follows every write -----------------------------------------------------
+
+
+def _param_rows(app, run_id: int) -> dict[str, tuple[str, float | None]]:
+    from lionlab_server.models import RunParam
+
+    with make_sessionmaker(app.state.engine)() as session:
+        rows = session.query(RunParam).filter(RunParam.run_id == run_id).all()
+        return {r.key: (r.text, r.number) for r in rows}
+
+
+def test_run_params_follow_creation_patch_and_mlflow_params(app, api):
+    pid = api.project()["id"]
+    run = api.run(pid, config={"lr": 1e-10, "flag": True, "model": {"dim": 64}})
+    assert _param_rows(app, run["id"]) == {
+        "lr": ("1e-10", 1e-10), "flag": ("true", None),
+        "model.dim": ("64", 64.0), "model": ('{"dim":64}', None),
+    }  # fmt: skip
+    assert api.patch(f"/runs/{run['id']}", json={"config": {"lr": 0.1}}).status_code == 200
+    assert _param_rows(app, run["id"]) == {"lr": ("0.1", 0.1)}
+    # an MLflow client's param is a string: found by its text, not as a number
+    created = api.client.post("/api/2.0/mlflow/runs/create", headers=api.headers,
+                              json={"experiment_id": str(pid)}).json()["run"]["info"]  # fmt: skip
+    body = {"run_id": created["run_id"], "key": "lr", "value": "0.001"}
+    r = api.client.post("/api/2.0/mlflow/runs/log-parameter", headers=api.headers, json=body)
+    assert r.status_code == 200, r.text
+    body = {"run_id": created["run_id"], "params": [{"key": "optimizer", "value": "lion"}]}
+    r = api.client.post("/api/2.0/mlflow/runs/log-batch", headers=api.headers, json=body)
+    assert r.status_code == 200, r.text
+    found = _mlflow_search(api, pid, filter="params.lr = '0.001' and params.optimizer = 'lion'")
+    assert [x["info"]["run_id"] for x in found["runs"]] == [created["run_id"]]
+    assert _native_ids(api, pid, "params.lr < 0.01") == set()  # '0.001' is text, 0.1 too big
+    assert _native_ids(api, pid, "params.lr <= 0.1") == {str(run["id"])}
+
+
+def test_the_migration_backfills_existing_runs_and_downgrades(db_url):
+    from sqlalchemy import insert, inspect, select
+
+    from alembic import command
+    from lionlab_server import migrate
+    from lionlab_server.db import make_engine
+    from lionlab_server.models import Project, RunParam
+
+    engine = make_engine(db_url)
+    cfg = migrate.alembic_config(engine)
+    command.downgrade(cfg, "0016")
+    assert "run_params" not in inspect(engine).get_table_names()
+    with engine.begin() as conn:
+        conn.execute(insert(Project).values(id=1, name="p", description="", created_at=T0))
+        conn.execute(
+            insert(Run.__table__).values(
+                id=1, project_id=1, name="r", status="running", optimizer="lion",
+                config={"lr": 3e-4, "model": {"act": "gelu"}}, created_at=T0, attempts=0,
+            )
+        )  # fmt: skip
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        rows = {r.key: (r.text, r.number) for r in conn.execute(select(RunParam))}
+    assert rows == {
+        "optimizer": ("lion", None), "lr": ("0.0003", 3e-4),
+        "model.act": ("gelu", None), "model": ('{"act":"gelu"}', None),
+    }  # fmt: skip
+    engine.dispose()
