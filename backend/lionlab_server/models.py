@@ -250,6 +250,21 @@ class Run(Base):
     deleted_at: Mapped[datetime | None]
 
 
+class RunParam(Base):
+    """One parameter of a run, derived from its optimizer, job spec and config so a filter
+    on params is an index lookup (store/run_params.py keeps it in step with every write).
+    `text` is the MLflow param text; `number` the value when it is a JSON number (not a bool)."""
+
+    __tablename__ = "run_params"
+    # no index on (key, text): a btree entry holds at most ~2.7 kB and texts may be longer
+    __table_args__ = (Index(None, "key", "number"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    number: Mapped[float | None] = mapped_column(Double)
+
+
 class RunKeyTag(Base):
     """A key/value tag of a run, as MLflow clients set them (`mlflow.source.name`, ...);
     the run's labels are `run_tags`."""

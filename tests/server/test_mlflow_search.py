@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lionlab_server.mlflow.search import (
+from lionlab_server.search import (
     BadSearch,
     Clause,
     RunView,
@@ -42,7 +42,10 @@ def test_clauses_of_every_kind_and_comparator():
     [
         ("metrics.loss < 'a'", "compares with a number"),
         ("params.lr > '0.1'", "does not apply"),
-        ("params.lr = 0.1", "quoted string"),
+        ("params.lr = lion", "quoted string"),
+        ("params.lr LIKE 0.1", "does not apply"),
+        ("min(params.lr) < 1", "takes a metric"),
+        ("max(metrics.loss < 1", "not closed"),
         ("metrics.loss < 1 or metrics.loss > 2", "OR is not supported"),
         ("foo.bar = 'x'", "unknown entity type"),
         ("attributes.colour = 'red'", "unknown attribute"),

@@ -12,6 +12,7 @@ from lionlab.json_values import text_problem
 from lionlab.lifecycle import RunStatus
 from lionlab_server.api.validation import CreatorName, Offset, OptimizerLabel, RunName, Tag
 from lionlab_server.errors import InputError
+from lionlab_server.search import BadSearch, parse_filter
 from lionlab_server.store.runs import RunFilter
 
 MAX_COMPARED = 24  # runs in one comparison (the compare view and saved comparisons)
@@ -22,6 +23,14 @@ SORT_PATTERN = (
 SORT_HELP = (
     "A field, or metric.<key>.last|min|max (a metric's summary: its last value, or its least "
     "or largest finite value); '-' for descending. Runs without that value come last either way."
+)
+
+MAX_FILTER = 20_000  # as MLflow's runs/search
+FILTER_HELP = (
+    "Runs matching every clause of MLflow's search_runs grammar, joined by AND, e.g. "
+    "`metrics.loss < 1.5 and params.optimizer = 'lion'`; also min(metrics.<key>) / "
+    "max(metrics.<key>) and params compared with numbers (`params.lr < 1e-3`). "
+    "attributes.status takes LionLab's statuses here; see docs/search.md."
 )
 
 
@@ -56,11 +65,19 @@ def runs_filter(
         RunName | None, Query(description="Runs whose name contains this (any letter case).")
     ] = None,
     sort: Annotated[str, Query(pattern=SORT_PATTERN, description=SORT_HELP)] = "-created_at",
+    filter: Annotated[  # noqa: A002 (the parameter's public name)
+        str | None, Query(max_length=MAX_FILTER, description=FILTER_HELP)
+    ] = None,
 ) -> RunFilter:
     """Which runs a runs list shows and in which order (its project and page set apart)."""
-    problem = text_problem(sort)  # a metric key goes into a query: stored text only
-    if problem:
-        raise InputError(("query", "sort"), f"sort {problem}")
+    for name, text in (("sort", sort), ("filter", filter or "")):
+        problem = text_problem(text)  # keys and values go into a query: stored text only
+        if problem:
+            raise InputError(("query", name), f"{name} {problem}")
+    try:
+        clauses = tuple(parse_filter(filter))
+    except BadSearch as exc:
+        raise InputError(("query", "filter"), f"filter: {exc}") from None
     return RunFilter(
         status=tuple(s.value for s in status),
         optimizer=tuple(optimizer),
@@ -68,6 +85,7 @@ def runs_filter(
         created_by=tuple(created_by),
         q=q or None,
         sort=sort,
+        clauses=clauses,
     )
 
 

@@ -26,7 +26,7 @@ from typing_extensions import Required, TypedDict
 
 from lionlab import known_keys
 from lionlab.lifecycle import RunStatus
-from lionlab_server import schemas
+from lionlab_server import schemas, search
 from lionlab_server.api.access import (
     ADMIN,
     EDITOR,
@@ -50,7 +50,6 @@ from lionlab_server.db import begin_write
 from lionlab_server.errors import Conflict
 from lionlab_server.mlflow import batch as batch_body
 from lionlab_server.mlflow import protocol as p
-from lionlab_server.mlflow import search
 from lionlab_server.services import ingest as ingest_service
 from lionlab_server.services.ingest import MAX_WALL_TIME
 from lionlab_server.store import audit, lifecycle
@@ -589,36 +588,27 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _run_view(r: store.RunRecord) -> search.RunView:
-    info = p.run_info_json(r)
-    start, end = info["start_time"], info.get("end_time")
-    attributes = {
-        "run_id": info["run_id"],
-        "run_name": r.name,
-        "status": info["status"],
-        "artifact_uri": info["artifact_uri"],
-        "user_id": info["user_id"],
-        "lifecycle_stage": info["lifecycle_stage"],
-        "start_time": start,
-        "end_time": end,
-        "duration": None if end is None else end - start,
-    }
-    metrics = {k: m.value for k, m in r.metrics.items()}
-    params = {k: store.param_text(v) for k, v in r.config.items()}
-    return search.RunView(metrics, params, p.run_tags(r), attributes)
-
-
 @router.post("/runs/search")
 def search_runs(data: SearchRuns, session: SessionDep, access: Needs(VIEWER)):
     """MLflow's filter grammar (metrics., params., tags., attributes.; =, !=, <, <=, >, >=,
-    LIKE, ILIKE, IN, NOT IN; AND) and order_by, newest first by default; paged."""
+    LIKE, ILIKE, IN, NOT IN; AND) and order_by, newest first by default; paged. Filtered,
+    ordered and paged in the database (store/run_search.py): a page costs what its size
+    does, whatever the number of runs."""
     view = _view(data.run_view_type, "run_view_type")
     project_ids = [_experiment_id(session, access, e) for e in dict.fromkeys(data.experiment_ids)]
-    records = store.run_records(session, store.run_ids_in(session, project_ids, view))
-    pairs = [(r, _run_view(r)) for r in records]
-    pairs.sort(key=lambda rv: rv[1].attributes["start_time"] or 0, reverse=True)  # newest first
-    page, token = _search_page(pairs, data)
-    return {"runs": [p.run_json(r) for r in page], **token}
+    try:
+        clauses = search.parse_filter(data.filter)
+        order = search.parse_order_by(data.order_by)
+    except search.BadSearch as exc:
+        raise p.invalid(str(exc)) from None
+    offset = p.token_int(p.read_token(data.page_token), "offset")
+    ids = store.search_run_ids(
+        session, project_ids, view, clauses, order, offset, data.max_results + 1
+    )
+    records = store.run_records(session, ids[: data.max_results])
+    end = offset + data.max_results
+    token = {"next_page_token": p.token({"offset": end})} if len(ids) > data.max_results else {}
+    return {"runs": [p.run_json(r) for r in records], **token}
 
 
 # --- metric histories --------------------------------------------------------------------

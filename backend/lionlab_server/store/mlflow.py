@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from lionlab_server import schemas
+from lionlab_server.db import is_postgres
 from lionlab_server.errors import InputError, NotFound
 from lionlab_server.models import (
     ExperimentTag,
@@ -27,7 +28,8 @@ from lionlab_server.models import (
     RunTag,
     utcnow,
 )
-from lionlab_server.store import projects
+from lionlab_server.search import Clause, OrderBy
+from lionlab_server.store import projects, run_search
 from lionlab_server.store.dialect import dialect_insert
 from lionlab_server.store.points import Arrays, read_points
 from lionlab_server.store.scope import Scope
@@ -201,16 +203,27 @@ def run_records(session: Session, run_ids: list[int]) -> list[RunRecord]:
     return [out[rid] for rid in run_ids if rid in out]
 
 
-def run_ids_in(session: Session, project_ids: list[int], view: str) -> list[int]:
-    """Ids of the projects' runs, newest first; view: active, deleted or all."""
+def search_run_ids(
+    session: Session,
+    project_ids: list[int],
+    view: str,
+    clauses: list[Clause],
+    order: list[OrderBy],
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """One page of runs/search in the database: the projects' runs (view: active, deleted or
+    all) matching `clauses`, in `order`, then newest first."""
     if not project_ids:
         return []
-    where = [Run.project_id.in_(project_ids)]
+    where = [Run.project_id.in_(project_ids), *run_search.conditions(clauses, mlflow=True)]
     if view == "active":
         where.append(Run.deleted_at.is_(None))
     elif view == "deleted":
         where.append(Run.deleted_at.is_not(None))
-    return list(session.scalars(select(Run.id).where(*where).order_by(Run.id.desc())))
+    terms = run_search.order_terms(order, mlflow=True, postgres=is_postgres(session))
+    statement = select(Run.id).where(*where).order_by(*terms, *run_search.newest_first())
+    return list(session.scalars(statement.offset(offset).limit(limit)))
 
 
 def run_row(session: Session, run_id: int) -> Run:

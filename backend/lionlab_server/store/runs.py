@@ -11,6 +11,8 @@ from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
 from lionlab_server.errors import NotFound
 from lionlab_server.models import MetricKey, MetricSummary, Project, Run, RunTag, utcnow
+from lionlab_server.search import Clause
+from lionlab_server.store.run_search import conditions
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.tokens import caller_name
 
@@ -23,6 +25,7 @@ class RunFilter:
     tag: tuple[str, ...] = ()  # a run must carry every tag listed
     created_by: tuple[str, ...] = ()  # a run created by any of these (username or token name)
     q: str | None = None  # the name contains it, in any letter case
+    clauses: tuple[Clause, ...] = ()  # a parsed `filter` (lionlab_server/search.py)
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
@@ -144,6 +147,7 @@ def _where(scope: Scope, f: RunFilter) -> list:
         where.append(exists().where(RunTag.run_id == Run.id, RunTag.tag == tag))
     if f.q:
         where.append(func.lower(Run.name).contains(f.q.lower(), autoescape=True))
+    where.extend(conditions(f.clauses))
     return where
 
 
