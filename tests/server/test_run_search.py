@@ -16,7 +16,7 @@ from support.statements import count_statements, freeze_token_cache
 from lionlab_server import search
 from lionlab_server.db import make_sessionmaker
 from lionlab_server.models import MetricKey, MetricPoint, MetricSummary, Run, RunKeyTag, RunTag
-from lionlab_server.views.params import params_of
+from lionlab_server.parameters import params_of
 
 NAN, INF = float("nan"), float("inf")
 RUNS = 240

@@ -35,11 +35,11 @@ import pyarrow.parquet as pq
 from sqlalchemy.orm import Session, sessionmaker
 
 from lionlab_server import schemas
+from lionlab_server.parameters import flatten
 from lionlab_server.store.points import read_points
 from lionlab_server.store.runs import RunFilter, ordered_run_ids, runs_by_ids
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.series import summaries_of_runs
-from lionlab_server.views.params import flatten
 
 POINTS_PAGE = 50_000  # points per read (and per Parquet row group)
 RUNS_PAGE = 500  # runs per read

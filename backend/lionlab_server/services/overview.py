@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from lionlab import known_keys, lifecycle
 from lionlab.lifecycle import RunStatus
 from lionlab_server import schemas
+from lionlab_server.parameters import params_of
 from lionlab_server.services.sweep_report import sweep_reports
 from lionlab_server.store import overview as store
 from lionlab_server.store import projects
 from lionlab_server.store import sweeps as sweep_store
 from lionlab_server.store.overview import Mode
 from lionlab_server.store.scope import Scope
-from lionlab_server.views.params import params_of
 
 # Words of a key whose larger values are better; any other key (losses, perplexity, error
 # rates, norms) ranks smallest first.

@@ -1,7 +1,7 @@
 """`run_params`: each run's parameters as indexed rows, so a filter on params is an index
 lookup rather than a read of every run's JSON.
 
-The rows are the flat, dotted parameters the dashboard shows (`views.params.params_of`: the
+The rows are the flat, dotted parameters the dashboard shows (`parameters.params_of`: the
 optimizer, the job spec's hyper-parameters, the config flattened), plus each top-level config
 key whose value is a non-empty object (MLflow's params are the config's top-level keys, and
 flattening hides those), so `params.model` and `params.model.dim` both answer. They are
@@ -20,8 +20,8 @@ from sqlalchemy import Connection, delete, event, insert, inspect
 from sqlalchemy.orm import Session
 
 from lionlab_server.models import Run, RunParam
+from lionlab_server.parameters import params_of
 from lionlab_server.store.mlflow import param_text
-from lionlab_server.views.params import params_of
 
 MAX_KEY = 250  # run_params.key; a longer dotted path is not searchable
 WATCHED = ("optimizer", "job", "config")

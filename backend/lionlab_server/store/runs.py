@@ -155,9 +155,7 @@ def list_runs(session: Session, scope: Scope, f: RunFilter) -> schemas.Page[sche
     where = _where(scope, f)
     total = session.scalar(select(func.count()).select_from(Run).where(*where)) or 0
     rows = list(
-        session.scalars(
-            _ordered(select(Run).where(*where), f.sort).limit(f.limit).offset(f.offset)
-        )
+        session.scalars(_ordered(select(Run).where(*where), f.sort).limit(f.limit).offset(f.offset))
     )
     tags = _tags(session, [r.id for r in rows])
     items = [_out(r, tags[r.id]) for r in rows]

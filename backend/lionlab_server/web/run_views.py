@@ -17,9 +17,10 @@ from lionlab_server.api.errors import responses
 from lionlab_server.api.queries import Paging, RunFilterDep, paging
 from lionlab_server.api.validation import IdPath, TableColumn
 from lionlab_server.models import MetricKey, MetricSummary, Run
+from lionlab_server.parameters import params_of
 from lionlab_server.store import projects, runs
 from lionlab_server.store.series import query_series, summaries
-from lionlab_server.views.params import PRIORITY, format_param, params_of, run_params
+from lionlab_server.views.params import PRIORITY, format_param, run_params
 from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart_figure
 from lionlab_server.views.runs_table import LOSS_KEYS, RunRow
 from lionlab_server.views.traces import x_axis
