@@ -77,6 +77,11 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    # Every session that writes runs keeps their run_params rows in step (a flush hook on
+    # Session, registered by importing the module): a script that only imports db and models
+    # gets it too.
+    from lionlab_server.store import run_params  # noqa: F401
+
     return sessionmaker(engine, expire_on_commit=False)
 
 

@@ -443,3 +443,37 @@ def test_the_migration_backfills_existing_runs_and_downgrades(db_url):
         "model.act": ("gelu", None), "model": ('{"act":"gelu"}', None),
     }  # fmt: skip
     engine.dispose()
+
+
+def test_a_script_with_only_db_and_models_keeps_run_params(db_url, tmp_path):
+    """The flush hook comes with make_sessionmaker: a process that never imports the store
+    (a seed script, a one-off fix) still writes the rows a filter reads."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from lionlab_server.db import make_engine, make_sessionmaker
+        from lionlab_server.models import Project, Run
+        engine = make_engine({db_url!r})
+        with make_sessionmaker(engine)() as session:
+            project = Project(name="script-only")
+            session.add(project)
+            session.flush()
+            session.add(Run(project_id=project.id, name="r", optimizer="lion",
+                            config={{"lr": 0.001}}))
+            session.commit()
+        assert "lionlab_server.store.runs" not in sys.modules
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+    from lionlab_server.db import make_engine
+    from lionlab_server.models import RunParam
+
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        rows = {(p.key, p.text, p.number) for p in session.query(RunParam)}
+    engine.dispose()
+    assert rows == {("optimizer", "lion", None), ("lr", "0.001", 0.001)}
