@@ -16,6 +16,8 @@ from lionlab_server.search import BadSearch, parse_filter
 from lionlab_server.store.runs import RunFilter
 
 MAX_COMPARED = 24  # runs in one comparison (the compare view and saved comparisons)
+MAX_GROUPED = 100  # runs pooled into groups in one grouped comparison (seeds x settings)
+MAX_GROUP_BY = 4  # parameters a grouped comparison groups by
 SORT_PATTERN = (
     r"^-?(created_at|created_by|name|status|optimizer|started_at|finished_at"
     r"|metric\..{1,250}\.(last|min|max))$"

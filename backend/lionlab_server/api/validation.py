@@ -83,6 +83,7 @@ NoteText = _text(20_000)  # run_notes.text (markdown)
 ErrorText = _text(100_000)
 SpecText = _text(1_000_000)
 MetricKeyName = _text(250, min_length=1)  # metric_keys.name
+ParamKeyName = _text(250, min_length=1)  # a flat run parameter (run_params.key), e.g. lr
 ProjectNameFilter = _text(100)
 ComparisonName = _text(200, min_length=1)  # saved_comparisons.name
 ActorName = _text(200, min_length=1)  # audit_events.actor: a username or a token's name

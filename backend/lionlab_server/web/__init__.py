@@ -20,6 +20,7 @@ from lionlab_server.web import (
     auth,
     checks,
     compare_views,
+    group_views,
     manage_pages,
     pages,
     run_views,
@@ -64,7 +65,7 @@ def _lifecycle_js() -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the dashboard to `app`."""
-    for module in (checks, run_views, compare_views, sweep_views):
+    for module in (checks, run_views, compare_views, group_views, sweep_views):
         app.include_router(module.router, prefix=API_PREFIX, responses=responses(*COMMON))
     app.include_router(auth.router)
     app.include_router(pages.router)

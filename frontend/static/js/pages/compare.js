@@ -8,6 +8,7 @@
 import { get, isShared, post } from "../api.js";
 import { pointsFor } from "../chart.js";
 import { ChartGrid, maxPointsFor } from "../chart_grid.js";
+import { bindModeSwitch, groupMode, showGroups } from "../compare_groups.js";
 import { CompareLayers } from "../compare_layers.js";
 import {
   DEFAULT_SMOOTHING,
@@ -157,6 +158,7 @@ async function load() {
     );
     return;
   }
+  if (groupMode()) return showGroups(body, document.getElementById("selection"), state.runs);
   try {
     const width = body.clientWidth > 1100 ? (body.clientWidth - 16) / 2 : body.clientWidth;
     const points = grid ? maxPointsFor(grid.container) : pointsFor(width - 88);
@@ -332,6 +334,7 @@ document.getElementById("copy-link")?.addEventListener("click", async () => {
     toast(`Copy this link: ${location.href}`, { ms: 9000 });
   }
 });
+bindModeSwitch(load);
 if (!isShared)
   setupPicker().catch((err) => toast(`Could not list projects: ${err.message}`, { kind: "error" }));
 const savedId = body.dataset.comparisonId || params.get("comparison");

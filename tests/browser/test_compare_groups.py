@@ -1,0 +1,51 @@
+"""Compare, "Group by" mode: 3 Lion seeds against 3 AdamW seeds pooled by optimizer, each
+group a mean line with a filled band and a table row of its final and best values."""
+
+import math
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+TRACES = """() => document.getElementById('groups-chart').data.map(t => ({
+    name: t.name, fill: t.fill || null, legend: t.showlegend !== false, color: t.line.color }))"""
+
+
+def _seeds(dashboard) -> list[int]:
+    ids = []
+    for optimizer, lr, tau in (("lion", 1e-4, 30), ("adamw", 1e-3, 45)):
+        for seed in range(3):
+            run = dashboard.new_run(
+                name=f"group-{optimizer}-{seed}",
+                optimizer=optimizer,
+                config={"lr": lr, "seed": seed},
+            )
+            loss = [2.0 * math.exp(-s / tau) + 0.05 * seed for s in range(120)]
+            dashboard.log(run, range(120), {"train_loss": loss})
+            ids.append(run)
+    return ids
+
+
+def test_seeds_pooled_by_optimizer_draw_two_bands(open_page, dashboard):
+    ids = _seeds(dashboard)
+    tab = open_page(f"/compare?runs={','.join(map(str, ids))}&view=groups&by=optimizer")
+    page = tab.page
+    page.wait_for_selector("#groups-chart[data-drawn]")
+    traces = page.evaluate(TRACES)
+    bands = [t for t in traces if t["fill"] == "tonexty"]
+    legend = [t["name"] for t in traces if t["legend"]]
+    assert len(bands) == 2
+    assert legend == ["adamw (3 runs)", "lion (3 runs)"]
+    assert {t["color"] for t in bands} == {"#e8590c", "#1c7ed6"}
+    rows = page.eval_on_selector_all(
+        "#groups-table tbody tr",
+        "rows => rows.map(r => [r.dataset.group, r.querySelector('td[data-n]').dataset.n])",
+    )
+    assert rows == [["adamw", "3"], ["lion", "3"]]
+    assert page.evaluate("performance.getEntriesByName('lionlab:groups-drawn').length") == 1
+    assert page.locator("#compare-mode button.on").inner_text() == "Group by"
+    page.locator("#groups-controls [data-value='sd']").click()
+    page.wait_for_function("() => new URL(location.href).searchParams.get('band') === 'sd'")
+    page.wait_for_selector("#groups-chart[data-drawn]")
+    assert "view=groups" in page.url and "by=optimizer" in page.url
+    tab.screenshot("compare-groups")
