@@ -1,12 +1,13 @@
-"""The run page: one trace per logged metric, flags as shapes, zoom refetching the visible
-range at full detail, client smoothing equal to the server's, and live updates."""
+"""The run page: the browser draws each chart from the series the server sends: one trace per
+logged metric, smoothing by the toolbar's weight, NaN marks, flags as shapes, zoom refetching
+the visible range at full detail, wall-clock axes in local time, and live updates."""
 
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
 
-from lionlab_server.views.smoothing import debiased_ema
+from tests.browser.conftest import VIEWPORT, sign_in_cookie, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -24,8 +25,20 @@ TRACE = """([chart, key, role]) => {
     const gd = document.querySelector(`[data-chart="${chart}"]`);
     const t = gd.data.find(t => t.meta.key === key && t.meta.role === role);
     return {x: Array.from(t.x), y: Array.from(t.y, v => Number.isFinite(v) ? v : null),
-            smoothing: t.meta.smoothing};
+            customdata: t.customdata ? Array.from(t.customdata) : null,
+            text: t.text || null, smoothing: t.meta.smoothing};
 }"""
+
+
+def tensorboard_ema(values, weight: float) -> np.ndarray:
+    """TensorBoard's debiased EMA, written out here as the reference the page must match:
+    NaN points stay NaN and do not enter the average."""
+    out, last, seen = np.array(values, dtype=float), 0.0, 0
+    for i, v in enumerate(out.tolist()):
+        if np.isfinite(v):
+            last, seen = last * weight + (1 - weight) * v, seen + 1
+            out[i] = last / (1 - weight**seen)
+    return out
 
 
 def open_run(open_page, run_id: int, query: str = ""):
@@ -86,11 +99,13 @@ def test_flags_appear_as_shapes_with_their_messages(open_page, dashboard):
     assert {f"flag:{f['kind']}:{f['id']}" for f in flags} <= shapes
     drift = next(f for f in flags if f["kind"] == "grad_norm_drift")
     assert f"flag:grad_norm_drift:{drift['id']}" in charts["grad_norm"]["shapes"]
-    hover = tab.page.evaluate(
-        """() => document.querySelector('[data-chart="loss"]').data
-            .find(t => t.meta.role === 'flags').text"""
+    markers = tab.page.evaluate(
+        """() => { const t = document.querySelector('[data-chart="loss"]').data
+            .find(t => t.meta.role === 'flags'); return {x: Array.from(t.x), text: t.text}; }"""
     )
-    assert any("loss dropped 40% in 100 steps" in text for text in hover)
+    assert 350 in markers["x"]  # the centre of steps 300–400
+    assert any("loss dropped 40% in 100 steps" in text for text in markers["text"])
+    assert any("steps 300–400" in text for text in markers["text"])
     panel = tab.page.locator("#flags").inner_text()
     assert all(f["message"] in panel for f in flags)
 
@@ -117,19 +132,23 @@ def test_zoom_refetches_the_visible_range_at_full_detail(open_page, dashboard):
     assert "start" not in parse_qs(urlsplit(requests[-1]).query)
 
 
-def test_client_smoothing_matches_the_servers_ema_and_the_url_keeps_it(open_page, dashboard):
+def test_smoothing_follows_the_slider_and_the_url_keeps_it(open_page, dashboard):
     tab = open_run(open_page, dashboard.runs["lion"])
     page = tab.page
-    server = page.evaluate(TRACE, ["grad_norm", "grad_norm", "smoothed"])
-    raw = np.array(page.evaluate(TRACE, ["grad_norm", "grad_norm", "raw"])["y"], dtype=float)
-    np.testing.assert_allclose(server["y"], debiased_ema(raw, 0.6), rtol=1e-12)
+    raw = np.array(page.evaluate(TRACE, ["loss", "train_loss", "raw"])["y"], dtype=float)
+    assert np.isnan(raw).sum() == 1  # the NaN at step 900: a gap the average skips
+    drawn = page.evaluate(TRACE, ["loss", "train_loss", "smoothed"])
+    assert drawn["smoothing"] == 0.6  # the default weight
+    np.testing.assert_allclose(np.array(drawn["y"], dtype=float), tensorboard_ema(raw, 0.6))
     page.locator("#smoothing").fill("0.9")
     page.wait_for_function(
         """() => document.querySelector('[data-chart="grad_norm"]').data
             .find(t => t.meta.role === 'smoothed').meta.smoothing === 0.9"""
     )
-    client = page.evaluate(TRACE, ["grad_norm", "grad_norm", "smoothed"])
-    np.testing.assert_allclose(client["y"], debiased_ema(raw, 0.9), rtol=1e-12)
+    grad = np.array(page.evaluate(TRACE, ["grad_norm", "grad_norm", "raw"])["y"], dtype=float)
+    smooth = np.array(page.evaluate(TRACE, ["grad_norm", "grad_norm", "smoothed"])["y"])
+    np.testing.assert_allclose(smooth, tensorboard_ema(grad, 0.9), rtol=1e-12)
+    assert np.std(np.diff(smooth)) < 0.5 * np.std(np.diff(grad))  # visibly smoother
     page.check("#log-y")
     page.wait_for_function(
         """() => document.querySelector('[data-chart="loss"]')._fullLayout.yaxis.type === 'log'"""
@@ -139,7 +158,54 @@ def test_client_smoothing_matches_the_servers_ema_and_the_url_keeps_it(open_page
     page.wait_for_function(ALL_DRAWN)
     charts = page.evaluate(CHARTS)
     assert all(c["ytype"] == "log" for c in charts)
-    assert page.evaluate(TRACE, ["grad_norm", "grad_norm", "smoothed"])["smoothing"] == 0.9
+    drawn = page.evaluate(TRACE, ["grad_norm", "grad_norm", "smoothed"])
+    assert drawn["smoothing"] == 0.9  # a fresh load smooths with the URL's weight
+    np.testing.assert_allclose(np.array(drawn["y"]), smooth, rtol=1e-12)
+
+
+def test_nan_is_marked_at_its_step_before_and_after_a_zoom(open_page, dashboard):
+    run_id = dashboard.runs["lion"]
+    stored = dashboard.api(
+        "GET", "/series", params={"run": run_id, "key": "train_loss", "max_points": 100_000}
+    ).json()["series"][0]
+    (step,) = [s for s, v in zip(stored["steps"], stored["values"], strict=True) if v == "NaN"]
+    tab = open_run(open_page, run_id)
+    page = tab.page
+    bad = page.evaluate(TRACE, ["loss", "train_loss", "nonfinite"])
+    assert (bad["x"], bad["y"], bad["text"]) == ([step], [0.03], ["NaN"])  # at the bottom edge
+    assert page.evaluate(TRACE, ["loss", "eval_loss", "nonfinite"])["x"] == []
+    page.evaluate(
+        """(step) => Plotly.relayout(document.querySelector('[data-chart="loss"]'),
+            {'xaxis.range': [step - 50, step + 50]})""",
+        step,
+    )
+    wait_refetches(page, "loss", 1)
+    raw = page.evaluate(TRACE, ["loss", "train_loss", "raw"])
+    assert step - 60 <= min(raw["x"]) and max(raw["x"]) <= step + 60  # the zoom, refetched
+    assert page.evaluate(TRACE, ["loss", "train_loss", "nonfinite"])["x"] == [step]
+
+
+def test_wall_time_axis_shows_the_viewers_local_time(browser, dashboard):
+    """A viewer in UTC+05:30 sees wall times shifted by the offset the page sends."""
+    context = browser.new_context(viewport=VIEWPORT, timezone_id="Asia/Kolkata")
+    try:
+        sign_in_cookie(context, dashboard)
+        page = context.new_page()
+        errors = watch(page)
+        run_id = dashboard.runs["lion"]
+        page.goto(f"{dashboard.url}/runs/{run_id}?x=wall")
+        page.wait_for_function(ALL_DRAWN)
+        drawn = page.evaluate(TRACE, ["lr", "lr", "raw"])
+        series = dashboard.api(
+            "GET", "/series", params={"run": run_id, "key": "lr", "max_points": 100_000}
+        ).json()["series"][0]
+        walls = dict(zip(series["steps"], series["wall_time"], strict=True))
+        expected = [(walls[int(step)] + 330 * 60) * 1000 for step in drawn["customdata"]]
+        np.testing.assert_allclose(drawn["x"], expected)
+        assert page.evaluate(CHARTS)[0]["xtype"] == "date"
+        assert errors == []
+    finally:
+        context.close()
 
 
 def test_x_axis_by_wall_or_relative_time(open_page, dashboard):

@@ -3,10 +3,10 @@ and a table of only those parameters."""
 
 from support.figures import assert_plotly_equivalent
 
-from lionlab_server.views.compare import compare_figure, compare_runs
+from lionlab_server.views.chart_data import x_axis
+from lionlab_server.views.compare import compare_chart, compare_runs
 from lionlab_server.views.params import differing_keys, format_param, run_params
 from lionlab_server.views.style import OPTIMIZER_COLORS
-from lionlab_server.views.traces import x_axis
 
 
 def lion_vs_adamw(build):
@@ -64,18 +64,20 @@ def test_table_holds_only_the_differing_parameters(build):
     assert table["rows"][0]["values"][4] is None  # Lion has no eps
 
 
-def test_compare_figure_overlays_one_curve_per_run(build):
+def test_compare_chart_sends_one_series_per_run_with_its_label_and_colour(build):
     runs = lion_vs_adamw(build)
     c = compare_runs(runs)
     series = {r.id: build.series("train_loss", [3.0, 2.0, 1.5], run_id=r.id) for r in runs}
-    fig = compare_figure("train_loss", c.styles, series, x_axis("step", series.values()), 0.6)
-    assert_plotly_equivalent(fig)
-    smoothed = [t for t in fig["data"] if t["meta"]["role"] == "smoothed"]
-    assert [t["name"] for t in smoothed] == [s.label for s in c.styles]
-    assert [t["line"]["color"] for t in smoothed] == [s.color for s in c.styles]
-    raw = [t for t in fig["data"] if t["meta"]["role"] == "raw"]
-    assert all(t["showlegend"] is False and t["hoverinfo"] == "skip" for t in raw)
-    assert fig["layout"]["showlegend"] is True and fig["layout"]["title"]["text"] == "train_loss"
+    body = compare_chart("train_loss", c.styles, series, x_axis("step", series.values()))
+    assert (body["id"], body["keys"]) == ("key:train_loss", ["train_loss"])
+    assert [s["run_id"] for s in body["series"]] == [r.id for r in runs]
+    assert [s["name"] for s in body["series"]] == [s.label for s in c.styles]
+    assert [s["color"] for s in body["series"]] == [s.color for s in c.styles]
+    assert all(s["raw_hover"] is False for s in body["series"])  # many faint curves: no hover
+    assert body["series"][0]["values"] == [3.0, 2.0, 1.5]
+    layout = body["layout"]
+    assert_plotly_equivalent({"data": [], "layout": layout})
+    assert layout["showlegend"] is True and layout["title"]["text"] == "train_loss"
 
 
 def test_format_param_reads_like_a_config():

@@ -1,15 +1,12 @@
-"""The run view's figures: one chart per metric group, raw + smoothed traces, NaN marks,
-flags as shapes with hoverable markers, and the x axis by step or time."""
+"""The run view's charts: one chart per metric group, the data the browser draws each from
+(series with NaN/Inf kept apart, flags with their steps, the layout), and the x axis by step
+or time. The traces themselves are the browser's: tests/browser/test_run_page.py."""
 
 import numpy as np
 from support.figures import assert_plotly_equivalent
 
-from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart_figure
-from lionlab_server.views.traces import x_axis
-
-
-def by_role(figure, role):
-    return [t for t in figure["data"] if t["meta"]["role"] == role]
+from lionlab_server.views.chart_data import x_axis
+from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart
 
 
 def test_standard_metrics_are_grouped_and_other_keys_get_a_chart_each():
@@ -23,49 +20,39 @@ def test_standard_metrics_are_grouped_and_other_keys_get_a_chart_each():
     ]
 
 
-def test_a_chart_has_raw_smoothed_and_nonfinite_traces_per_key(build):
+def test_a_chart_sends_each_keys_series_with_nonfinite_values_kept_apart(build):
     chart = plan_charts(["train_loss", "eval_loss"])[0]
     train = build.series("train_loss", [4.0, 3.0, np.nan, 2.0, np.inf])
     evals = build.series("eval_loss", [3.5, 2.5])
-    fig = run_chart_figure(chart, [train, evals], [], x_axis("step", [train, evals]), 0.6)
-    assert_plotly_equivalent(fig)
-    assert [t["meta"]["key"] for t in by_role(fig, "raw")] == ["train_loss", "eval_loss"]
-    assert [t["name"] for t in by_role(fig, "smoothed")] == ["train_loss", "eval_loss"]
-    raw = build.array(by_role(fig, "raw")[0]["y"])
-    assert np.isnan(raw[2]) and np.isnan(raw[4])  # gaps where the value is not finite
-    bad = by_role(fig, "nonfinite")[0]
-    assert bad["text"] == ["NaN", "+Inf"] and list(build.array(bad["customdata"])) == [2, 4]
-    assert bad["yaxis"] == "y2" and list(build.array(bad["y"])) == [0.03, 0.97]
-    assert by_role(fig, "raw")[0]["opacity"] < 1  # the raw curve stays visible, faint
-    assert fig["layout"]["showlegend"] is True
+    body = run_chart(chart, [train, evals], [], x_axis("step", [train, evals]))
+    assert (body["id"], body["title"]) == ("loss", "Loss")
+    first, second = body["series"]
+    assert [s["key"] for s in body["series"]] == ["train_loss", "eval_loss"]
+    assert first["values"] == [4.0, 3.0, "NaN", 2.0, "Infinity"]  # as /api/v1/series sends
+    assert first["steps"] == [0, 1, 2, 3, 4] and first["wall_time"][1] == build.t0 + 0.5
+    assert (first["name"], first["raw_hover"]) == ("train_loss", True)
+    assert first["color"] != second["color"]  # train and eval loss apart on one chart
+    assert body["layout"]["showlegend"] is True
+    assert_plotly_equivalent({"data": [], "layout": body["layout"]})
 
 
-def test_smoothed_trace_is_the_debiased_ema_of_raw(build):
-    s = build.series("grad_norm", [1.0, 3.0, 2.0])
-    chart = plan_charts(["grad_norm"])[0]
-    fig = run_chart_figure(chart, [s], [], x_axis("step", [s]), 0.5)
-    smooth = build.array(by_role(fig, "smoothed")[0]["y"])
-    np.testing.assert_allclose(smooth, [1.0, 1 * 0.5 * 0.5 / 0.75 + 3 * 0.5 / 0.75, smooth[2]])
-    assert by_role(fig, "smoothed")[0]["meta"]["smoothing"] == 0.5
-
-
-def test_flags_become_spans_with_their_message_on_hover(build):
+def test_flags_are_sent_with_their_steps_and_message(build):
     s = build.series("train_loss", np.linspace(3, 1, 500))
     chart = plan_charts(["train_loss"])[0]
     flags = [
         build.flag("loss_step", 100, 180, "warning", 1, "loss fell <fast>"),
         build.flag("divergence", 300, 300, "critical", 2, "NaN loss"),
     ]
-    fig = run_chart_figure(chart, [s], flags, x_axis("step", [s]), 0.6)
-    assert_plotly_equivalent(fig)
-    shapes = fig["layout"]["shapes"]
-    assert [sh["name"] for sh in shapes] == ["flag:loss_step:1", "flag:divergence:2"]
-    assert shapes[0]["type"] == "rect" and (shapes[0]["x0"], shapes[0]["x1"]) == (100, 180)
-    assert shapes[1]["type"] == "line" and shapes[1]["x0"] == 300
-    markers = by_role(fig, "flags")[0]
-    assert list(build.array(markers["x"])) == [140, 300]
-    assert "loss fell &lt;fast&gt;" in markers["text"][0]  # escaped: plotly renders HTML
-    assert "steps 100–180" in markers["text"][0]
+    body = run_chart(chart, [s], flags, x_axis("step", [s]))
+    assert body["flags"][0] == {
+        "id": 1,
+        "kind": "loss_step",
+        "severity": "warning",
+        "message": "loss fell <fast>",  # raw text: the browser escapes it for the hover
+        "start_step": 100,
+        "end_step": 180,
+    }
+    assert [(f["id"], f["start_step"], f["end_step"]) for f in body["flags"]][1] == (2, 300, 300)
 
 
 def test_each_flag_goes_to_the_chart_of_its_metric(build):
@@ -81,24 +68,28 @@ def test_each_flag_goes_to_the_chart_of_its_metric(build):
     assert placed["lr"] == []
 
 
-def test_wall_time_axis_is_a_local_date_axis_and_flags_follow_it(build):
+def test_wall_time_axis_is_a_local_date_axis(build):
     s = build.series("train_loss", [3.0, 2.0, 1.0], dt=10.0)
     chart = plan_charts(["train_loss"])[0]
     axis = x_axis("wall", [s], tz_offset_s=3600)
-    fig = run_chart_figure(chart, [s], [build.flag("loss_step", 1, 2)], axis, 0.6)
-    assert_plotly_equivalent(fig)
-    assert fig["layout"]["xaxis"]["type"] == "date"
-    x = build.array(by_role(fig, "raw")[0]["x"])
-    np.testing.assert_allclose(x, (build.t0 + 3600 + np.array([0, 10, 20])) * 1000)
-    assert list(build.array(by_role(fig, "raw")[0]["customdata"])) == [0, 1, 2]
-    assert fig["layout"]["shapes"][0]["x0"] == (build.t0 + 3600 + 10) * 1000
-    assert fig["layout"]["meta"]["x_mode"] == "wall"
+    layout = run_chart(chart, [s], [], axis)["layout"]
+    assert_plotly_equivalent({"data": [], "layout": layout})
+    assert layout["xaxis"]["type"] == "date" and layout["xaxis"]["title"]["text"] == "wall time"
+    assert layout["meta"] | {"starts": None} == {
+        "chart": "loss",
+        "keys": ["train_loss"],
+        "x_mode": "wall",
+        "x_unit_s": 1.0,
+        "tz_offset_s": 3600,
+        "starts": None,
+    }
+    assert layout["meta"]["starts"] == {"1": build.t0}
 
 
 def test_relative_time_picks_a_readable_unit(build):
     s = build.series("train_loss", np.ones(100), dt=60.0)  # 99 minutes
     axis = x_axis("relative", [s])
     assert (axis.unit, axis.unit_s, axis.title) == ("min", 60.0, "time since start (min)")
-    fig = run_chart_figure(plan_charts(["train_loss"])[0], [s], [], axis, 0.6)
-    assert build.array(by_role(fig, "raw")[0]["x"])[-1] == 99.0
-    assert fig["layout"]["meta"]["starts"] == {"1": build.t0}
+    layout = run_chart(plan_charts(["train_loss"])[0], [s], [], axis)["layout"]
+    assert layout["meta"]["x_mode"] == "relative" and layout["meta"]["x_unit_s"] == 60.0
+    assert layout["meta"]["starts"] == {"1": build.t0}

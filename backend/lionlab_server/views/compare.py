@@ -8,10 +8,9 @@ from typing import Any
 
 from lionlab_server.schemas import Run
 from lionlab_server.store.series import SeriesData
-from lionlab_server.views.figure import figure
+from lionlab_server.views.chart_data import XAxis, chart_layout, chart_series
 from lionlab_server.views.params import differing_keys, legend_labels, run_params
-from lionlab_server.views.style import base_layout, optimizer_color
-from lionlab_server.views.traces import XAxis, series_traces
+from lionlab_server.views.style import optimizer_color
 
 
 @dataclass(frozen=True)
@@ -57,21 +56,23 @@ def compare_runs(runs: Sequence[Run]) -> Comparison:
     return Comparison(styles, params, differing)
 
 
-def compare_figure(
+def compare_chart(
     key: str,
     styles: Sequence[RunStyle],
     series: Mapping[int, SeriesData],
     axis: XAxis,
-    smoothing: float,
 ) -> dict[str, Any]:
-    """One metric of several runs: a raw (faint) and a smoothed curve per run."""
-    data: list[dict] = []
-    for style in styles:
-        s = series[style.run_id]
-        data += series_traces(
-            s, axis, name=style.label, color=style.color, smoothing=smoothing, raw_hover=False
-        )
-    layout = base_layout(key, axis.title, show_legend=True, revision=axis.mode)
-    layout["meta"] = {"chart": f"key:{key}", "keys": [key], **axis.meta()}
-    layout["xaxis"] |= axis.layout()
-    return figure(data, layout)
+    """One metric of several runs: each run's series with its label and colour (the browser
+    draws a faint raw curve without hover and a smoothed one per run)."""
+    chart_id = f"key:{key}"
+    return {
+        "id": chart_id,
+        "title": key,
+        "keys": [key],
+        "series": [
+            chart_series(series[st.run_id], name=st.label, color=st.color, hover=False)
+            for st in styles
+        ],
+        "flags": [],
+        "layout": chart_layout(chart_id, key, [key], axis, show_legend=True),
+    }

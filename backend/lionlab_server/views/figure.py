@@ -50,9 +50,14 @@ def _template(name: str) -> dict[str, Any]:
     return pio.templates[name].to_plotly_json()
 
 
-def figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any]:
-    """{"data", "layout"} as plotly.js reads it."""
+def expand_template(layout: dict[str, Any]) -> dict[str, Any]:
+    """`layout` with a template name replaced by the template (plotly.js knows no names)."""
     layout = dict(layout)
     if isinstance(layout.get("template"), str):
         layout["template"] = _template(layout["template"])
-    return {"data": [_arrays_to_typed(t) for t in data], "layout": layout}
+    return layout
+
+
+def figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any]:
+    """{"data", "layout"} as plotly.js reads it."""
+    return {"data": [_arrays_to_typed(t) for t in data], "layout": expand_template(layout)}

@@ -1,4 +1,5 @@
-"""The run view: which charts a run gets, and one figure per chart."""
+"""The run view: which charts a run gets, and what each is drawn from (the browser builds
+its traces: frontend/static/js/traces.js)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from typing import Any
 
 from lionlab_server.schemas import FlagOut
 from lionlab_server.store.series import SeriesData
-from lionlab_server.views.figure import figure
-from lionlab_server.views.flags import flag_marker_trace, flag_metric_keys, flag_shapes
-from lionlab_server.views.style import METRIC_COLORS, base_layout
-from lionlab_server.views.traces import XAxis, series_traces
+from lionlab_server.views.chart_data import XAxis, chart_layout, chart_series, flag_json
+from lionlab_server.views.flags import flag_metric_keys
+from lionlab_server.views.style import METRIC_COLORS
 
 
 @dataclass(frozen=True)
@@ -67,26 +67,22 @@ def assign_flags(flags: Sequence[FlagOut], charts: Sequence[ChartSpec]) -> dict[
     return out
 
 
-def run_chart_figure(
+def run_chart(
     chart: ChartSpec,
     series: Sequence[SeriesData],
     flags: Sequence[FlagOut],
     axis: XAxis,
-    smoothing: float,
 ) -> dict[str, Any]:
-    """One chart of a run: raw + smoothed curve per key, NaN/Inf marks, flag spans."""
-    data: list[dict] = []
+    """One chart of a run: each key's series with its colour, the chart's flags, the layout."""
     by_key = {s.key: s for s in series}
-    for i, key in enumerate(chart.keys):
-        s = by_key[key]
-        color = METRIC_COLORS[i % len(METRIC_COLORS)]
-        data += series_traces(s, axis, name=key, color=color, smoothing=smoothing)
-    ref = next((by_key[k] for k in chart.keys if len(by_key[k].steps)), None)
-    data.append(flag_marker_trace(flags, axis, ref))
-    layout = base_layout(
-        chart.title, axis.title, show_legend=len(chart.keys) > 1, revision=axis.mode
-    )
-    layout["shapes"] = flag_shapes(flags, axis, ref)
-    layout["meta"] = {"chart": chart.id, "keys": list(chart.keys), **axis.meta()}
-    layout["xaxis"] |= axis.layout()
-    return figure(data, layout)
+    return {
+        **chart.as_json(),
+        "series": [
+            chart_series(by_key[key], name=key, color=METRIC_COLORS[i % len(METRIC_COLORS)])
+            for i, key in enumerate(chart.keys)
+        ],
+        "flags": [flag_json(f) for f in flags],
+        "layout": chart_layout(
+            chart.id, chart.title, chart.keys, axis, show_legend=len(chart.keys) > 1
+        ),
+    }

@@ -19,10 +19,7 @@ OTHER_COLORS = ("#495057", "#868e96", "#343a40", "#adb5bd", "#212529")
 # One run's page colours its metrics (train vs eval loss share a chart).
 METRIC_COLORS = ("#1c7ed6", "#e8590c", "#0ca678", "#7048e8", "#c2255c", "#495057")
 
-SEVERITY_COLORS = {"info": "#1c7ed6", "warning": "#f59f00", "critical": "#e03131"}
-NONFINITE_COLOR = "#e03131"
-
-RAW_OPACITY = 0.25  # the unsmoothed curve stays visible behind the smoothed one
+# Flag, NaN/Inf and raw-curve styles live with the traces they style: frontend/static/js/traces.js.
 
 
 def optimizer_color(optimizer: str | None, index: int) -> str:

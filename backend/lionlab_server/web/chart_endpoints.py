@@ -1,5 +1,5 @@
 """What the dashboard's chart endpoints share: their query parameters, a run's flags and table
-row, and the figure JSON response."""
+row, and the JSON response."""
 
 from __future__ import annotations
 
@@ -16,15 +16,14 @@ from lionlab_server.store.flags import flags_of_runs, list_flags
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
 from lionlab_server.store.series import summaries_of_runs
+from lionlab_server.views.chart_data import XMode
 from lionlab_server.views.runs_table import RunRow, table_row
-from lionlab_server.views.traces import XMode
 
 # Query parameters every chart endpoint takes.
 MaxPoints = Annotated[
     int, Query(ge=16, le=20_000, description="Points per series: about the chart's width in px.")
 ]
 XModeQuery = Annotated[XMode, Query(description="x axis: step, wall (clock) or relative time.")]
-Smoothing = Annotated[float, Query(ge=0.0, lt=1.0, description="Debiased EMA weight.")]
 TzOffset = Annotated[
     int, Query(ge=-900, le=900, description="Viewer's UTC offset in minutes (wall-clock axis).")
 ]
@@ -47,6 +46,7 @@ def rows_of(
 
 
 def json_response(body: Any) -> Response:
-    """orjson: numpy arrays (figure data) serialize natively; NaN becomes null."""
+    """orjson: numpy arrays serialize natively; NaN becomes null (series values come as
+    'NaN'/'Infinity' strings, so none are lost)."""
     raw = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
     return Response(raw, media_type="application/json")

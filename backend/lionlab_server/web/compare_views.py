@@ -16,13 +16,12 @@ from lionlab_server.errors import InputError
 from lionlab_server.store import runs
 from lionlab_server.store.notes import notes_of_runs
 from lionlab_server.store.series import query_series, summaries_of_runs
-from lionlab_server.views.compare import compare_figure, compare_runs
+from lionlab_server.views.chart_data import x_axis
+from lionlab_server.views.compare import compare_chart, compare_runs
 from lionlab_server.views.markdown import excerpt
 from lionlab_server.views.run_charts import STANDARD_CHARTS
-from lionlab_server.views.traces import x_axis
 from lionlab_server.web.chart_endpoints import (
     MaxPoints,
-    Smoothing,
     TzOffset,
     XModeQuery,
     json_response,
@@ -39,14 +38,12 @@ def _keys(logged: set[str]) -> list[str]:
     return [k for k in KEY_ORDER if k in logged] + sorted(logged - set(KEY_ORDER))
 
 
-def _charts(keys, run_ids, series, comparison, axis, smoothing) -> list[dict]:
+def _charts(keys, run_ids, series, comparison, axis) -> list[dict]:
     by_pair = {(s.run_id, s.key): s for s in series}
-    charts = []
-    for key in keys:
-        per_run = {rid: by_pair[(rid, key)] for rid in run_ids}
-        figure = compare_figure(key, comparison.styles, per_run, axis, smoothing)
-        charts.append({"id": f"key:{key}", "title": key, "keys": [key], "figure": figure})
-    return charts
+    return [
+        compare_chart(key, comparison.styles, {rid: by_pair[(rid, key)] for rid in run_ids}, axis)
+        for key in keys
+    ]
 
 
 @router.get("/compare", responses=responses(404))
@@ -56,11 +53,10 @@ def compare_view(
     run: Annotated[list[DbId], Query(description="Run ids, in legend order.")],
     max_points: MaxPoints = 1000,
     x: XModeQuery = "step",
-    smoothing: Smoothing = 0.6,
     tz: TzOffset = 0,
 ):
-    """Runs' rows with colours and labels, the table of differing parameters, one figure
-    per metric any of them logged."""
+    """Runs' rows with colours and labels, the table of differing parameters, and per metric
+    any of them logged the runs' series the browser overlays (it smooths them too)."""
     run_ids = list(dict.fromkeys(run))
     if len(run_ids) > MAX_COMPARED:
         raise InputError(("query", "run"), f"compare at most {MAX_COMPARED} runs at a time")
@@ -87,6 +83,6 @@ def compare_view(
         {
             "runs": rows,
             "table": comparison.table(selected),
-            "charts": _charts(keys, run_ids, series, comparison, axis, smoothing),
+            "charts": _charts(keys, run_ids, series, comparison, axis),
         }
     )

@@ -1,4 +1,4 @@
-"""/api/v1/views: what the runs table and the run page draw (rows, figures)."""
+"""/api/v1/views: what the runs table and the run page draw (rows, chart data)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,12 @@ from lionlab_server.models import MetricKey, MetricSummary, Run
 from lionlab_server.parameters import params_of
 from lionlab_server.store import projects, runs
 from lionlab_server.store.series import query_series, summaries
+from lionlab_server.views.chart_data import x_axis
 from lionlab_server.views.params import PRIORITY, format_param, run_params
-from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart_figure
+from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart
 from lionlab_server.views.runs_table import LOSS_KEYS, RunRow
-from lionlab_server.views.traces import x_axis
 from lionlab_server.web.chart_endpoints import (
     MaxPoints,
-    Smoothing,
     TzOffset,
     XModeQuery,
     flags_of,
@@ -155,10 +154,10 @@ def run_charts(
     access: Needs(VIEWER, "run", share=True),
     max_points: MaxPoints = 1000,
     x: XModeQuery = "step",
-    smoothing: Smoothing = 0.6,
     tz: TzOffset = 0,
 ):
-    """One Plotly figure per chart of the run: standard metrics first, then every other key."""
+    """Per chart of the run (standard metrics first, then every other key): its series, flags
+    and layout, which the browser draws (and smooths) as Plotly traces."""
     scope = access.scope
     runs.get_run(session, scope, run_id)
     charts = plan_charts(s.key for s in summaries(session, run_id))
@@ -167,13 +166,5 @@ def run_charts(
     by_key = {s.key: s for s in series}
     axis = x_axis(x, series, tz * 60.0)
     flags = assign_flags(flags_of(session, scope, run_id), charts)
-    body = [
-        {
-            **c.as_json(),
-            "figure": run_chart_figure(
-                c, [by_key[k] for k in c.keys], flags[c.id], axis, smoothing
-            ),
-        }
-        for c in charts
-    ]
+    body = [run_chart(c, [by_key[k] for k in c.keys], flags[c.id], axis) for c in charts]
     return json_response({"charts": body})

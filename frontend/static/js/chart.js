@@ -1,8 +1,10 @@
-// One metric chart: draws a server-built figure with plotly.js, refetches the visible range
-// from /api/v1/series on zoom or pan (about one point per pixel), smooths on the client.
+// One metric chart: draws a chart endpoint's series with plotly.js (traces.js builds every
+// trace), refetches the visible range from /api/v1/series on zoom or pan (about one point per
+// pixel) and live, and smooths with the toolbar's weight.
 
 import { get } from "./api.js";
-import { axisNumber, debiasedEma, decodeFigure, seriesArrays, stepToX, stepsInRange } from "./series.js";
+import { axisNumber, debiasedEma, stepToX, stepsInRange } from "./series.js";
+import { chartFigure, seriesTraces } from "./traces.js";
 
 // A download arrow, for the SVG button (plotly's icons are filled paths in a viewBox).
 const SVG_ICON = {
@@ -51,6 +53,7 @@ export class Chart {
     this.revision = 0;
     this.timer = null;
     this.bound = false;
+    this.styles = new Map(); // "run:key" -> {name, color, raw_hover}: what a refetch keeps
   }
 
   get meta() {
@@ -65,15 +68,16 @@ export class Chart {
     return Math.max(100, this.el.clientWidth - PLOT_MARGIN_PX);
   }
 
-  async draw(figure) {
-    decodeFigure(figure);
-    const layout = figure.layout;
+  // `spec`: one chart of /views/runs/{id}/charts or /views/compare ({series, flags, layout}).
+  async draw(spec) {
+    this.styles = new Map(
+      spec.series.map((s) => [`${s.run_id}:${s.key}`, { name: s.name, color: s.color, raw_hover: s.raw_hover }]),
+    );
+    const { data, layout } = chartFigure(spec, this.smoothing);
     layout.yaxis.type = this.logY ? "log" : "linear";
     if (this.zoom) layout.xaxis = { ...layout.xaxis, range: [this.zoom.x0, this.zoom.x1], autorange: false };
     layout.datarevision = ++this.revision;
-    const stale = figure.data.some((t) => t.meta?.role === "smoothed" && t.meta.smoothing !== this.smoothing);
-    if (stale) this.smoothTraces(figure.data);
-    await window.Plotly.react(this.el, figure.data, layout, PLOT_CONFIG);
+    await window.Plotly.react(this.el, data, layout, PLOT_CONFIG);
     if (!this.bound) {
       this.el.on("plotly_relayout", (event) => this.onRelayout(event));
       this.bound = true;
@@ -132,28 +136,15 @@ export class Chart {
     }
   }
 
+  // Refetched series replace their three traces; flags keep the places the full run gave them.
   async applySeries(seriesList) {
-    const data = this.data.map((t) => ({ ...t }));
+    const data = [...this.data];
     const meta = this.meta;
     for (const s of seriesList) {
-      const at = (role) =>
-        data.findIndex((t) => t.meta?.run === s.run_id && t.meta?.key === s.key && t.meta?.role === role);
-      const [iRaw, iSmooth, iBad] = [at("raw"), at("smoothed"), at("nonfinite")];
-      if (iRaw < 0) continue;
-      const a = seriesArrays(meta, s);
-      const steps = meta.x_mode === "step" ? undefined : a.steps;
-      Object.assign(data[iRaw], { x: a.x, y: a.finite, customdata: steps });
-      Object.assign(data[iSmooth], { x: a.x, y: debiasedEma(a.finite, this.smoothing), customdata: steps });
-      data[iSmooth].meta = { ...data[iSmooth].meta, smoothing: this.smoothing };
-      const bad = a.nonfinite;
-      data[iBad] = {
-        ...data[iBad],
-        x: bad.x,
-        y: bad.y,
-        customdata: bad.customdata,
-        text: bad.text,
-        marker: { ...data[iBad].marker, symbol: bad.symbol },
-      };
+      const style = this.styles.get(`${s.run_id}:${s.key}`);
+      const at = data.findIndex((t) => t.meta?.run === s.run_id && t.meta?.key === s.key && t.meta?.role === "raw");
+      if (!style || at < 0) continue;
+      data.splice(at, 3, ...seriesTraces(meta, { ...s, ...style }, this.smoothing));
     }
     const layout = { ...this.el.layout, datarevision: ++this.revision };
     if (this.zoom && !this.zoom.yFixed) layout.yaxis = { ...layout.yaxis, autorange: true };
@@ -162,22 +153,14 @@ export class Chart {
     this.el.dataset.refetches = String(Number(this.el.dataset.refetches || 0) + 1);
   }
 
-  smoothTraces(data) {
-    for (const trace of data) {
-      if (trace.meta?.role !== "smoothed") continue;
-      const raw = data.find(
-        (t) => t.meta?.role === "raw" && t.meta.run === trace.meta.run && t.meta.key === trace.meta.key,
-      );
-      trace.y = debiasedEma(Float64Array.from(raw.y), this.smoothing);
-      trace.meta = { ...trace.meta, smoothing: this.smoothing };
-    }
-  }
-
   async setSmoothing(weight) {
     this.smoothing = weight;
     if (!this.el.data) return;
-    const data = this.data.map((t) => ({ ...t }));
-    this.smoothTraces(data);
+    const data = this.data.map((t) => {
+      if (t.meta?.role !== "smoothed") return t;
+      const raw = this.data.find((r) => r.meta?.role === "raw" && r.meta.run === t.meta.run && r.meta.key === t.meta.key);
+      return { ...t, y: debiasedEma(raw.y, weight), meta: { ...t.meta, smoothing: weight } };
+    });
     await window.Plotly.react(this.el, data, { ...this.el.layout, datarevision: ++this.revision }, PLOT_CONFIG);
   }
 

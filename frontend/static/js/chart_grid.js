@@ -1,5 +1,5 @@
-// A grid of metric charts: one card per server figure, drawn one after another so the
-// first chart shows as early as possible.
+// A grid of metric charts: one card per chart the server sent data for, drawn one after
+// another so the first chart shows as early as possible.
 
 import { Chart, pointsFor } from "./chart.js";
 import { h, replace } from "./dom.js";
@@ -26,14 +26,14 @@ export class ChartGrid {
     this.layout = null; // the chart ids the grid was built for
   }
 
-  // Draw `specs` ([{id, title, keys, figure}]); charts already shown keep their zoom.
+  // Draw `specs` ([{id, title, keys, series, flags, layout}]); charts already shown keep their zoom.
   async render(specs, empty) {
     const ids = specs.map((s) => s.id).join("|");
     if (ids !== this.layout) this.build(specs, empty);
     this.layout = ids;
     let first = true;
     for (const spec of specs) {
-      await this.charts.get(spec.id).draw(spec.figure);
+      await this.charts.get(spec.id).draw(spec);
       if (first) {
         first = false;
         if (!performance.getEntriesByName("lionlab:chart-drawn").length) {

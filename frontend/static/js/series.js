@@ -1,6 +1,6 @@
-// Series data on the client: decode figure arrays, parse /api/v1/series answers, place points
-// on the x axis and smooth them. Mirrors views/traces.py and views/smoothing.py on the server
-// so refetched (zoomed, live) data looks exactly like the server-built figure.
+// Series data on the client: parse the series the chart endpoints and /api/v1/series send,
+// place points on the x axis, smooth them (traces.js turns them into Plotly traces), and
+// decode the base64 typed arrays of server-built sweep figures.
 
 const DTYPES = {
   f8: Float64Array,
@@ -25,7 +25,7 @@ function decodeSpec({ dtype, bdata }) {
   return new DTYPES[dtype](bytes.buffer);
 }
 
-// Plotly's base64 typed-array specs (how Python plotly sends numpy arrays) as typed arrays.
+// Plotly's base64 typed-array specs (how the server's sweep figures send numpy arrays).
 export function decodeFigure(figure) {
   for (const trace of figure.data) {
     for (const key of ["x", "y", "customdata"]) {
@@ -50,7 +50,10 @@ export function parseValues(values) {
   return out;
 }
 
-// TensorBoard's debiased EMA; non-finite points pass through and do not enter the average.
+// TensorBoard's debiased EMA, the one smoothing of metric curves (the server sends raw points):
+// s_t = w s_{t-1} + (1 - w) v_t, divided by 1 - w^n (n finite points so far) so the curve does
+// not start at zero. Non-finite points pass through and do not enter the average; a constant
+// series comes back as is (no rounding drift).
 export function debiasedEma(values, weight) {
   const out = Float64Array.from(values);
   if (weight <= 0 || values.length === 0) return out;
@@ -68,7 +71,8 @@ export function debiasedEma(values, weight) {
   return out;
 }
 
-// x coordinates as the server's XAxis.values places them (layout.meta carries the axis).
+// x coordinates on the axis layout.meta describes (the server's views/chart_data.py XAxis):
+// steps, local epoch milliseconds, or time since the run's start in the axis' unit.
 export function xValues(meta, runId, steps, walls) {
   const n = steps.length;
   const out = new Float64Array(n);
@@ -81,7 +85,7 @@ export function xValues(meta, runId, steps, walls) {
   return out;
 }
 
-// One /api/v1/series item as the x/y arrays of its raw and non-finite traces.
+// One series (an /api/v1/series item) as the x/y arrays of its raw and non-finite traces.
 export function seriesArrays(meta, s) {
   const values = parseValues(s.values);
   const x = xValues(meta, s.run_id, s.steps, s.wall_time);

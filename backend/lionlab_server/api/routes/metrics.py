@@ -15,14 +15,14 @@ from lionlab.settings import Settings
 from lionlab_server import schemas
 from lionlab_server.api.access import EDITOR, HELD, VIEWER, Needs, Requirement, declared
 from lionlab_server.api.deps import SessionDep, authenticate, bearer
-from lionlab_server.api.encoding import encode_floats
 from lionlab_server.api.errors import responses
 from lionlab_server.api.validation import DbId, IdPath, MetricKeyName, Step
 from lionlab_server.errors import InputError
 from lionlab_server.services import ingest as ingest_service
 from lionlab_server.store.runs import visible_run
 from lionlab_server.store.scope import Scope
-from lionlab_server.store.series import SeriesData, query_series, summaries
+from lionlab_server.store.series import query_series, summaries
+from lionlab_server.views.chart_data import series_json
 
 router = APIRouter(tags=["metrics"])
 T = TypeVar("T")
@@ -111,18 +111,6 @@ def list_metrics(run_id: IdPath, session: SessionDep, access: Needs(VIEWER, "run
     return summaries(session, run_id)
 
 
-def _series_json(s: SeriesData) -> dict:
-    return {
-        "run_id": s.run_id,
-        "key": s.key,
-        "steps": s.steps.tolist(),
-        "values": encode_floats(s.values),
-        "wall_time": s.walls.tolist(),
-        "points_in_range": s.points_in_range,
-        "downsampled": s.downsampled,
-    }
-
-
 @router.get("/series", response_model=schemas.SeriesResponse, responses=responses(404))
 def get_series(
     session: SessionDep,
@@ -139,5 +127,5 @@ def get_series(
     if len(run) * len(key) > 200:
         raise InputError(("query", "key"), "at most 200 (run, key) pairs per query")
     data = query_series(session, access.runs(run), run, key, max_points, start, end)
-    body = {"series": [_series_json(s) for s in data]}
+    body = {"series": [series_json(s) for s in data]}
     return Response(orjson.dumps(body), media_type="application/json")

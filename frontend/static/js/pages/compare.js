@@ -166,7 +166,6 @@ async function load() {
       run: state.runs,
       max_points: points,
       x: state.x,
-      smoothing: state.smoothing,
       tz: tzOffsetMinutes(),
     };
     const [data] = await Promise.all([get("/views/compare", query), plotlyReady()]);

@@ -25,7 +25,6 @@ function chartQuery() {
   return {
     max_points: maxPointsFor(grid.container),
     x: state.x,
-    smoothing: state.smoothing,
     tz: tzOffsetMinutes(),
   };
 }
@@ -77,7 +76,7 @@ async function refresh() {
   if (!before) return;
   if (view.row.run.status !== before.row.run.status) artifacts.load(); // a run logs files as it ends
   if (keysSignature(view) !== keysSignature(before) || flagsSignature(view) !== flagsSignature(before)) {
-    await loadCharts(); // new charts or new flag shapes: rebuild figures (zoom is kept)
+    await loadCharts(); // new charts or new flags: redraw them from fresh data (zoom is kept)
   } else if (metricsSignature(view) !== metricsSignature(before)) {
     await grid.refreshUnzoomed();
   }
