@@ -49,3 +49,33 @@ def test_seeds_pooled_by_optimizer_draw_two_bands(open_page, dashboard):
     page.wait_for_selector("#groups-chart[data-drawn]")
     assert "view=groups" in page.url and "by=optimizer" in page.url
     tab.screenshot("compare-groups")
+
+
+def test_back_from_groups_the_runs_charts_are_sized_from_the_page(open_page, dashboard):
+    """Runs mode, Group by, Runs again: the runs-mode read asks for a point per pixel of the
+    page's charts, not for the floor a grid the groups replaced would give."""
+    ids = _seeds(dashboard)[:2]
+    asked = []
+    tab = open_page(f"/compare?runs={','.join(map(str, ids))}")
+    page = tab.page
+    page.on(
+        "request",
+        lambda r: asked.append(r.url) if "/api/v1/views/compare?" in r.url else None,
+    )
+    page.wait_for_selector("#charts[data-drawn]")
+    page.locator("#compare-mode button[data-mode=groups]").click()
+    page.wait_for_selector("#groups-chart[data-drawn]")
+    page.locator("#compare-mode button[data-mode=runs]").click()
+    page.wait_for_function("() => !new URL(location.href).searchParams.get('view')")
+    page.wait_for_selector("#charts[data-drawn]")
+
+    def points(url: str) -> int:
+        from urllib.parse import parse_qs, urlparse
+
+        return int(parse_qs(urlparse(url).query)["max_points"][0])
+
+    assert asked, "runs mode read the compare view again"
+    # two charts a row on this 1440-px page: a cell's plot is several hundred pixels wide,
+    # and a chart asks for a point per pixel (100 is the floor a detached grid would give)
+    cell = int(page.evaluate("document.getElementById('charts').clientWidth")) / 2 - 100
+    assert points(asked[-1]) >= cell > 200, (asked[-1], cell)

@@ -158,7 +158,10 @@ async function load() {
     );
     return;
   }
-  if (groupMode()) return showGroups(body, document.getElementById("selection"), state.runs);
+  if (groupMode()) {
+    grid = null; // its charts are gone: back in runs mode, size them from the page again
+    return showGroups(body, document.getElementById("selection"), state.runs);
+  }
   try {
     const width = body.clientWidth > 1100 ? (body.clientWidth - 16) / 2 : body.clientWidth;
     const points = grid ? maxPointsFor(grid.container) : pointsFor(width - 88);
