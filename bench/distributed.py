@@ -98,6 +98,7 @@ def _rank(rank: int, world: int, init: str, kind: str, seed: int, steps: int, ou
         Path(out).write_text(json.dumps(result))
     dist.barrier()
     dist.destroy_process_group()
+    os._exit(0)  # gloo's teardown at interpreter exit can abort after a clean run
 
 
 def train(world: int, kind: str, seed: int, steps: int) -> dict:

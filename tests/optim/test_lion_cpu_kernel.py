@@ -104,3 +104,33 @@ def test_result_does_not_depend_on_the_thread_count(ref, dtype, stochastic: bool
         runs.append(ref.run_trajectory(make, weights, grads))
     for run in runs[1:]:
         assert all(torch.equal(a, b) for a, b in zip(runs[0], run, strict=True))
+
+
+def test_with_torch_on_gnu_openmp_the_step_runs_on_torchs_own_runtime(fresh_build: Path) -> None:
+    """The pinned CPU torch runs its intra-op threads on libgomp.so.1: the kernel is built
+    with -fopenmp, binds to that same runtime (no second one is loaded) and uses its threads."""
+    assert cpu_kernel.use_torch_openmp()
+    assert "-fopenmp" in cpu_kernel.build_flags()
+    assert cpu_kernel.load_library() is not None
+    assert len(cpu_kernel._gomp_paths()) == 1, cpu_kernel._gomp_paths()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_pthread_and_openmp_builds_give_the_same_bits(ref, fresh_build, monkeypatch, dtype):
+    """Where torch is not on GNU OpenMP the kernel starts threads of its own: the same bits."""
+    compiler = cpu_kernel.find_compiler()
+    shapes = [(300_000,), (33_001,), (7,)]
+    weights = ref.initial_weights(shapes, dtype=dtype)
+    grads = ref.gradient_sequence(shapes, 4, dtype=dtype)
+
+    def make(params):
+        return Lion(params, lr=1e-3, weight_decay=0.1, backend="cpu")
+
+    runs = []
+    for flags in (cpu_kernel.CFLAGS, cpu_kernel.CFLAGS + ("-fopenmp",)):
+        lib = cpu_kernel._load(compiler, flags)
+        with monkeypatch.context() as patch:
+            patch.setattr(cpu_kernel, "load_library", lambda lib=lib: lib)
+            runs.append(ref.run_trajectory(make, weights, grads))
+    assert all(torch.equal(a, b) for a, b in zip(runs[0], runs[1], strict=True))
+    assert len(list(fresh_build.glob("lion_cpu-*.so"))) == 2

@@ -17,16 +17,22 @@
  */
 #include <pthread.h>
 #include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
 #define CHUNK_ELEMENTS 32768 /* one work item: 384 KiB of fp32 p, g, m */
 #define MAX_THREADS 256
 
-/* Function multi-versioning: an AVX2 clone picked at load time, a baseline one elsewhere. */
+/* Function multi-versioning: an AVX-512 or AVX2 clone picked at load time, a baseline one
+ * elsewhere. The step is memory-bound, yet the wider clone streams faster: on a 2-core Xeon
+ * with AVX-512, 15 ms against 17 ms for 33.5M fp32 weights (the same loop, the same bits:
+ * no FMA, -ffp-contract=off, the sign from comparisons). */
 #if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute) /* needs ifunc */
 #if __has_attribute(target_clones)
-#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 #endif
 #ifndef VECTOR_CLONES
@@ -196,6 +202,15 @@ int lionlab_lion_step(int64_t ntensors, void *const *params, const void *const *
   Step s = {params, grads, exp_avgs, numels, round_keys, first, ntensors, is_bf16,
             {lr, decay, beta1, one_minus_beta1, beta2, one_minus_beta2}, regions, workers};
 
+#ifdef _OPENMP
+  /* Built against the OpenMP runtime torch already loaded (cpu_kernel.py): the step runs on
+   * torch's own intra-op threads, which after a backward pass are still spinning for work. */
+#pragma omp parallel num_threads(workers)
+  {
+    Worker w = {&s, omp_get_thread_num()};
+    work(&w);
+  }
+#else
   pthread_t threads[MAX_THREADS];
   Worker args[MAX_THREADS];
   int started = 0;
@@ -206,6 +221,7 @@ int lionlab_lion_step(int64_t ntensors, void *const *params, const void *const *
   args[0] = (Worker){&s, 0};
   work(&args[0]);
   for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
+#endif
   free(first);
   free(regions);
   return 0;
