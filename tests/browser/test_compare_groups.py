@@ -48,6 +48,14 @@ def test_seeds_pooled_by_optimizer_draw_two_bands(open_page, dashboard):
     page.wait_for_function("() => new URL(location.href).searchParams.get('band') === 'sd'")
     page.wait_for_selector("#groups-chart[data-drawn]")
     assert "view=groups" in page.url and "by=optimizer" in page.url
+    axis = "() => document.getElementById('groups-chart').layout.yaxis.type"
+    assert page.evaluate(axis) == "linear"
+    page.check("#groups-log-y")
+    page.wait_for_function("() => new URL(location.href).searchParams.get('glog') === '1'")
+    page.wait_for_function(f"() => ({axis})() === 'log'")
+    page.reload()
+    page.wait_for_selector("#groups-chart[data-drawn]")
+    assert page.evaluate(axis) == "log" and page.is_checked("#groups-log-y")
     tab.screenshot("compare-groups")
 
 

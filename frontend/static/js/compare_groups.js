@@ -3,7 +3,7 @@
 // filled band (min–max or ± sd) in the group's colour, and a table of the groups' final and
 // best values with their spread. The server answers arrays (/views/compare/groups); the
 // traces are built here. The URL holds the mode and the choices: ?view=groups&by=..&key=..
-// &band=sd&gx=wall.
+// &band=sd&gx=wall&glog=1.
 
 import { get } from "./api.js";
 import { PLOT_CONFIG } from "./chart.js";
@@ -36,6 +36,7 @@ function choicesFromUrl() {
     key: p.get("key") || null,
     band: p.get("band") === "sd" ? "sd" : "minmax",
     x: p.get("gx") === "wall" ? "wall" : "step",
+    logY: p.get("glog") === "1",
   };
 }
 
@@ -175,6 +176,9 @@ function toolbar(data, choices, redraw) {
     const picked = [...by.selectedOptions].map((o) => o.value).slice(0, 4);
     if (picked.length) redraw({ by: picked });
   });
+  // a diverged group's band can span orders of magnitude and flatten the others: log y
+  const logBox = h("input", { type: "checkbox", id: "groups-log-y", checked: choices.logY });
+  logBox.addEventListener("change", () => redraw({ logY: logBox.checked }));
   return h(
     "div",
     { class: "card", id: "groups-controls" },
@@ -185,6 +189,7 @@ function toolbar(data, choices, redraw) {
       h("div", { class: "group" }, h("label", { class: "label", for: "groups-by" }, "Group by"), by),
       segmented("Band", BANDS, choices.band, (band) => redraw({ band })),
       segmented("X axis", X_MODES, choices.x, (x) => redraw({ x })),
+      h("label", { class: "check" }, logBox, "Log scale"),
     ),
   );
 }
@@ -201,6 +206,7 @@ export async function showGroups(body, selection, runIds) {
       key: choices.key,
       band: choices.band === "sd" ? "sd" : null,
       gx: choices.x === "wall" ? "wall" : null,
+      glog: choices.logY ? "1" : null,
     });
     showGroups(body, selection, runIds);
   };
@@ -224,7 +230,8 @@ export async function showGroups(body, selection, runIds) {
   const xTitle = data.x === "wall" ? "seconds since each run's first point" : "step";
   const layout = baseLayout(`${data.key} by ${data.by.join(", ")}`, data.key, { height: CHART_HEIGHT, legend: true });
   layout.xaxis.title.text = xTitle;
-  layout.yaxis.type = "linear"; // a band may reach zero or below: no log axis by default
+  // linear by default: a band may reach zero or below, which a log axis cannot show
+  layout.yaxis.type = choices.logY ? "log" : "linear";
   await window.Plotly.react(plot, groupTraces(data.groups), layout, PLOT_CONFIG);
   plot.dataset.drawn = "1";
   if (!performance.getEntriesByName(DRAWN_MARK).length) performance.mark(DRAWN_MARK);
