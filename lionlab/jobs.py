@@ -15,13 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 TaskName = Literal["char_lm", "image_classifier", "user"]
 ModelSize = Literal["tiny", "small", "medium"]
-OptimizerName = Literal["lion", "adamw", "adam", "sgd"]
+OptimizerName = Literal["lion", "distributed_lion", "adamw", "adam", "sgd"]
+# Optimizers that take Lion's update rule, its defaults and its lr advice.
+LION_FAMILY = frozenset({"lion", "distributed_lion"})
 
 # Hyper-parameters an optimizer gets when the spec leaves them out. Lion follows Chen et al. 2023:
 # lr 3-10x smaller than AdamW's and weight decay 3-10x larger, so lr * weight_decay stays the same
 # (1e-4 * 0.1 == 1e-3 * 0.01). Weight decay is decoupled: p *= 1 - lr * weight_decay each step.
 OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
     "lion": {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.1},
+    # Lion whose ranks vote with 1-bit update signs (lionlab.optim.DistributedLion); with one
+    # process it is Lion exactly
+    "distributed_lion": {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.1, "vote": "majority"},
     "adamw": {"lr": 1e-3, "betas": (0.9, 0.999), "weight_decay": 0.01, "eps": 1e-8},
     "adam": {"lr": 1e-3, "betas": (0.9, 0.999), "weight_decay": 0.0, "eps": 1e-8},
     "sgd": {"lr": 1e-2, "momentum": 0.9, "weight_decay": 0.0},
@@ -30,6 +35,7 @@ OPTIMIZER_DEFAULTS: dict[str, dict[str, Any]] = {
 # The hyper-parameters each optimizer takes (what `OptimizerSpec.hparams` passes on).
 _OPTIMIZER_HPARAMS: dict[str, tuple[str, ...]] = {
     "lion": ("lr", "betas", "weight_decay"),
+    "distributed_lion": ("lr", "betas", "weight_decay", "vote"),
     "adamw": ("lr", "betas", "weight_decay", "eps"),
     "adam": ("lr", "betas", "weight_decay", "eps"),
     "sgd": ("lr", "momentum", "weight_decay"),
@@ -54,7 +60,9 @@ class OptimizerSpec(BaseModel):
 
     name: OptimizerName = Field(
         default="lion",
-        description="lion (Chen et al. 2023), adamw, adam or sgd (with momentum).",
+        description="lion (Chen et al. 2023), distributed_lion (Liu et al. 2024: ranks combine "
+        "1-bit update signs by a vote; Lion exactly in one process), adamw, adam or sgd "
+        "(with momentum).",
     )
     lr: float = Field(
         default=OPTIMIZER_DEFAULTS["lion"]["lr"],
@@ -89,6 +97,11 @@ class OptimizerSpec(BaseModel):
         ge=0.0,
         lt=1.0,
         description="Momentum of sgd, in [0, 1). Unused by the others.",
+    )
+    vote: Literal["majority", "average"] = Field(
+        default="majority",
+        description="How distributed_lion's ranks combine their update signs: majority (the "
+        "sign of their sum) or average (their mean). Unused by the others.",
     )
 
     lr_scale: dict[Annotated[str, Field(min_length=1, max_length=250)], LrFactor] = Field(

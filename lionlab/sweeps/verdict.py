@@ -17,7 +17,13 @@ NO_DIFFERENCE = "no_significant_difference"
 NOT_REACHED = "target_not_reached"  # the challenger's best never reached the target
 INSUFFICIENT = "insufficient_data"
 
-NAMES = {"lion": "Lion", "adamw": "AdamW", "adam": "Adam", "sgd": "SGD"}
+NAMES = {
+    "lion": "Lion",
+    "distributed_lion": "Distributed Lion",
+    "adamw": "AdamW",
+    "adam": "Adam",
+    "sgd": "SGD",
+}
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,20 @@ def test_same_spec_and_seed_give_the_same_trajectory(task, tmp_path):
     assert first.trajectory() != other_seed.trajectory()
 
 
+def test_a_one_process_distributed_lion_job_is_lion_exactly(tmp_path):
+    """With no process group the ranks' vote is this process's own sign: Lion's update, bit
+    for bit (the fused CPU kernel on one side, DistributedLion's tensor code on the other)."""
+    fields = {"steps": 6, "eval_interval": 3, "layer_stats_every": 2}
+    lion = spec_of(**fields, optimizer={"name": "lion", "lr": 1e-3, "weight_decay": 0.3})
+    dlion = spec_of(
+        **fields, optimizer={"name": "distributed_lion", "lr": 1e-3, "weight_decay": 0.3}
+    )
+    assert dlion.optimizer.hparams() == {**lion.optimizer.hparams(), "vote": "majority"}
+    _, a = train(lion, tmp_path / "lion")
+    _, b = train(dlion, tmp_path / "dlion")
+    assert a.trajectory() == b.trajectory() and a.layers == b.layers
+
+
 @pytest.mark.parametrize(
     ("task", "optimizer"), [("char_lm", "lion"), ("image_classifier", "adamw")]
 )

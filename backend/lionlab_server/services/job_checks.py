@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from lionlab.jobs import lion_lr_warning
+from lionlab.jobs import LION_FAMILY, lion_lr_warning
 from lionlab_server import schemas
 from lionlab_server.store.runs import adamw_baseline_lr
 
@@ -12,7 +12,7 @@ from lionlab_server.store.runs import adamw_baseline_lr
 def job_warnings(session: Session, data: schemas.RunCreate) -> list[str]:
     """A Lion lr above the project's AdamW baseline (or above 1e-3 without one) is warned
     about with the paper's rule; the run is created regardless."""
-    if data.job is None or data.job.optimizer.name != "lion":
+    if data.job is None or data.job.optimizer.name not in LION_FAMILY:
         return []
     baseline = adamw_baseline_lr(session, data.project_id)
     warning = lion_lr_warning(data.job.optimizer.lr, baseline)

@@ -10,6 +10,7 @@ INK, MUTED, GRID, AXIS_LINE = "#212529", "#6c757d", "#eef0f3", "#ced4da"
 # Compare views colour a run by its optimizer; runs sharing one get shades of its family.
 OPTIMIZER_COLORS: dict[str, tuple[str, ...]] = {
     "lion": ("#e8590c", "#f59f00", "#9c3d06", "#ffa94d", "#c77700"),
+    "distributed_lion": ("#d6336c", "#f06595", "#a61e4d", "#faa2c1", "#c2255c"),
     "adamw": ("#1c7ed6", "#4dabf7", "#1864ab", "#3b5bdb", "#74c0fc"),
     "adam": ("#0ca678", "#38d9a9", "#087f5b", "#2b8a3e", "#63e6be"),
     "sgd": ("#7048e8", "#b197fc", "#5f3dc4", "#9c36b5", "#9775fa"),
