@@ -22,7 +22,7 @@ from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricKey, MetricPoint, MetricSummary
 from lionlab_server.store.downsample import LodRows, downsample_minmax, lod_candidates
 from lionlab_server.store.pgbinary import fetch_packed
-from lionlab_server.store.series import _level_for
+from lionlab_server.store.series import level_for
 
 _LOD_COLUMNS = (
     "n",
@@ -71,7 +71,7 @@ def read_group_series(
     n_buckets = max(1, (points - 2) // 2)
     levels: dict[int, int] = {}  # run -> LOD level read; runs not in it are read raw
     for rid, row in summaries.items():
-        level = _level_for((row.last_step - row.first_step + 1) / n_buckets)
+        level = level_for((row.last_step - row.first_step + 1) / n_buckets)
         if level is not None and row.count > points:
             levels[rid] = level
     raw = _raw_points(session, key_id, [r for r in summaries if r not in levels])

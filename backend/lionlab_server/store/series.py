@@ -43,7 +43,7 @@ class SeriesData:
 LOD_STRETCH = 2
 
 
-def _level_for(bucket_width: float) -> int | None:
+def level_for(bucket_width: float) -> int | None:
     """The coarsest LOD level with buckets at most LOD_STRETCH x `bucket_width` steps wide."""
     fitting = [lvl for lvl, w in LOD_WIDTHS.items() if w <= LOD_STRETCH * bucket_width]
     return max(fitting) if fitting else None
@@ -98,7 +98,7 @@ def _one(
         return empty
     n_buckets = max(1, (max_points - 2) // 2)
     density = summary.count / (summary.last_step - summary.first_step + 1)
-    level = _level_for((hi - lo + 1) / n_buckets)
+    level = level_for((hi - lo + 1) / n_buckets)
     expected = density * (hi - lo + 1)
     if level is None or expected <= max_points:
         if expected > max_points and not is_postgres(session):
