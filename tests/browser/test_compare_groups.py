@@ -12,10 +12,17 @@ TRACES = """() => document.getElementById('groups-chart').data.map(t => ({
 
 
 def _seeds(dashboard) -> list[int]:
+    """Six runs in a project of their own: the shared dashboard project's runs table is
+    checked run by run elsewhere (its adamw filter must show only the adamw-* runs)."""
+    name = f"groups-{len(dashboard.api('GET', '/projects').json()['items'])}"
+    r = dashboard.api("POST", "/projects", json={"name": name})
+    assert r.status_code == 201, r.text
+    project_id = r.json()["id"]
     ids = []
     for optimizer, lr, tau in (("lion", 1e-4, 30), ("adamw", 1e-3, 45)):
         for seed in range(3):
             run = dashboard.new_run(
+                project_id=project_id,
                 name=f"group-{optimizer}-{seed}",
                 optimizer=optimizer,
                 config={"lr": lr, "seed": seed},
