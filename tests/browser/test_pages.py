@@ -50,7 +50,12 @@ def test_runs_table_filters_sorts_and_selects(open_page, dashboard):
     assert "1,500 / 2,000" in lion.inner_text()  # progress: step of total
     tab.screenshot("runs")
     page.select_option("#filter-optimizer", "adamw")
-    page.wait_for_function(f"() => ({ROW_NAMES})().every(n => n.startsWith('adamw'))")
+    # every row an adamw run (other tests add runs of their own to this project)
+    optimizers = "() => [...document.querySelectorAll('#runs-table tbody tr .badge.opt')]"
+    page.wait_for_function(
+        f"() => ({optimizers})().every(b => b.textContent === 'adamw') && "
+        f"({ROW_NAMES})().includes('adamw-1e-3') && !({ROW_NAMES})().includes('lion-1e-4')"
+    )
     assert "optimizer=adamw" in page.url
     page.select_option("#filter-optimizer", "")
     page.wait_for_function(f"() => ({ROW_NAMES})().includes('long-script')")
