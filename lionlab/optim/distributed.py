@@ -45,6 +45,7 @@ import torch.distributed as dist
 from torch.optim import Optimizer
 
 from lionlab.optim.functional import sign_or_nan, state_dtype
+from lionlab.optim.lion import check_hyperparams
 
 Vote = Literal["majority", "average"]
 _BITS = torch.tensor([1, 2, 4, 8, 16, 32, 64, 128], dtype=torch.uint8)
@@ -122,12 +123,7 @@ class DistributedLion(Optimizer):
         vote: Vote = "majority",
         process_group: Any = None,
     ) -> None:
-        if not lr >= 0.0:
-            raise ValueError(f"lr must be >= 0, got {lr}")
-        if len(betas) != 2 or not all(0.0 <= b <= 1.0 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1], got {betas}")
-        if not weight_decay >= 0.0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        check_hyperparams(lr, betas, weight_decay)
         if vote not in ("majority", "average"):
             raise ValueError(f"vote must be 'majority' or 'average', got {vote!r}")
         defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay)

@@ -197,12 +197,17 @@ class Lion(Optimizer):
                 self.state[p]["exp_avg"] = exp_avg
 
 
-def _validate(lr: float, betas: tuple[float, float], weight_decay: float, backend: str) -> None:
+def check_hyperparams(lr: float, betas: tuple[float, float], weight_decay: float) -> None:
+    """ValueError for a Lion lr, betas or weight decay out of range (DistributedLion too)."""
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr}")
     if len(betas) != 2 or not all(0.0 <= b <= 1.0 for b in betas):
         raise ValueError(f"betas must be two numbers in [0, 1], got {betas}")
     if not weight_decay >= 0.0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+
+
+def _validate(lr: float, betas: tuple[float, float], weight_decay: float, backend: str) -> None:
+    check_hyperparams(lr, betas, weight_decay)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")

@@ -21,20 +21,9 @@ from sqlalchemy.orm import Session
 from lionlab_server.db import is_postgres
 from lionlab_server.models import MetricKey, MetricPoint, MetricSummary
 from lionlab_server.store.downsample import LodRows, downsample_minmax, lod_candidates
+from lionlab_server.store.lod import LOD_COLUMNS
 from lionlab_server.store.pgbinary import fetch_packed
 from lionlab_server.store.series import level_for
-
-_LOD_COLUMNS = (
-    "n",
-    "min_step",
-    "min_value",
-    "min_wall",
-    "max_step",
-    "max_value",
-    "max_wall",
-    "nan_step",
-    "nan_wall",
-)
 
 
 @dataclass(frozen=True)
@@ -159,19 +148,18 @@ def _lod_points(session: Session, key_id: int, levels: dict[int, int]) -> dict[i
         for lvl, rids in by_level.items()
     )
     sql = (
-        f"SELECT run_id, bucket, {', '.join(_LOD_COLUMNS)} FROM metric_lod "
+        f"SELECT run_id, bucket, {', '.join(LOD_COLUMNS)} FROM metric_lod "
         f"WHERE key_id = :key AND ({where}) ORDER BY run_id, bucket"
     )
     nan = "'NaN'::float8" if is_postgres(session) else "NULL"
     cols = [("run_id", "i8"), ("bucket", "i8"), ("n", "i8")] + [
-        (f"coalesce(CAST({c} AS double precision), {nan})", "f8") for c in _LOD_COLUMNS[1:]
+        (f"coalesce(CAST({c} AS double precision), {nan})", "f8") for c in LOD_COLUMNS[1:]
     ]
     run, bucket, *rest = _rows(session, sql, {"key": key_id}, cols)
     out = {}
     for rid, (b, n, *fields) in _split(run, bucket, *rest).items():
         floats = {
-            name: np.asarray(v, np.float64)
-            for name, v in zip(_LOD_COLUMNS[1:], fields, strict=True)
+            name: np.asarray(v, np.float64) for name, v in zip(LOD_COLUMNS[1:], fields, strict=True)
         }
         rows = LodRows(bucket=b.astype(np.int64), n=n.astype(np.int64), **floats)
         steps, values, walls, _ = lod_candidates(rows)

@@ -29,7 +29,8 @@ from lionlab_server.store.pgbinary import encode_rows, fetch_packed, stage_curso
 from lionlab_server.store.points import in_step_order, read_points
 
 _KEY = ("run_id", "key_id", "level", "bucket")
-_COLUMNS = (
+# A bucket's columns, as metric_lod stores them (group_series.py reads them too).
+LOD_COLUMNS = (
     "n",
     "min_step",
     "min_value",
@@ -40,7 +41,7 @@ _COLUMNS = (
     "nan_step",
     "nan_wall",
 )
-_ALL = _KEY + _COLUMNS
+_ALL = _KEY + LOD_COLUMNS
 # Staging rows carry no NULLs: a missing step is -1 and a missing value NaN (never a stored
 # min/max), turned back into NULL by NULLIF on the way into metric_lod.
 _STAGE = table("metric_lod_stage", *(column(c) for c in _ALL))
@@ -59,7 +60,7 @@ class LodBatch:
         rows = LodRows(
             **{
                 f: np.concatenate([getattr(p.rows, f) for p in parts])
-                for f in ("bucket",) + _COLUMNS
+                for f in ("bucket",) + LOD_COLUMNS
             }
         )
         return LodBatch(
@@ -93,7 +94,7 @@ def _merge_set(excluded) -> dict:
 
 def _on_conflict(stmt, merge: bool):
     ex = stmt.excluded
-    set_ = _merge_set(ex) if merge else {c: getattr(ex, c) for c in _COLUMNS}
+    set_ = _merge_set(ex) if merge else {c: getattr(ex, c) for c in LOD_COLUMNS}
     return stmt.on_conflict_do_update(index_elements=list(_KEY), set_=set_)
 
 
@@ -104,7 +105,7 @@ def _pg_merge_sql(merge: bool) -> str:
     s = _STAGE.c
     nulled = [
         func.nullif(s[c], literal_column("-1" if c.endswith("_step") else "'NaN'::float8"))
-        if c in _COLUMNS[1:]
+        if c in LOD_COLUMNS[1:]
         else s[c]
         for c in _ALL
     ]
@@ -173,7 +174,7 @@ def _sqlite_write(session: Session, run_id: int, batch: LodBatch, merge: bool) -
             "bucket": int(r.bucket[i]),
             "n": int(r.n[i]),
         }
-        for c in _COLUMNS[1:]:
+        for c in LOD_COLUMNS[1:]:
             empty = missing_nan[i] if c.startswith("nan") else missing_min[i]
             value = getattr(r, c)[i]
             rec[c] = None if empty else (int(value) if c.endswith("_step") else float(value))
@@ -249,28 +250,28 @@ def read_lod(
     if is_postgres(session):
         # NULL -> NaN as float8, so every row packs to the same width (pgbinary.fetch_packed).
         select_sql = (
-            f"SELECT bucket, {', '.join(_COLUMNS)} FROM metric_lod WHERE {where} ORDER BY bucket"
+            f"SELECT bucket, {', '.join(LOD_COLUMNS)} FROM metric_lod WHERE {where} ORDER BY bucket"
         )
         cols = [("bucket", "i8"), ("n", "i8")] + [
-            (f"coalesce({c}::float8, 'NaN')", "f8") for c in _COLUMNS[1:]
+            (f"coalesce({c}::float8, 'NaN')", "f8") for c in LOD_COLUMNS[1:]
         ]
         bucket, *rest = in_step_order(*fetch_packed(session, select_sql, params, cols))
         arr = (
             np.column_stack([bucket.astype(np.float64), *rest])
             if len(bucket)
-            else np.zeros((0, len(_COLUMNS) + 1))
+            else np.zeros((0, len(LOD_COLUMNS) + 1))
         )
     else:
         rows = session.execute(
             text(
-                f"SELECT bucket, {', '.join(_COLUMNS)} FROM metric_lod WHERE {where} "
+                f"SELECT bucket, {', '.join(LOD_COLUMNS)} FROM metric_lod WHERE {where} "
                 "ORDER BY bucket"
             ),
             params,
         ).all()
         arr = np.array([tuple(r) for r in rows], dtype=np.float64).reshape(
-            len(rows), len(_COLUMNS) + 1
+            len(rows), len(LOD_COLUMNS) + 1
         )
-    cols = {name: arr[:, i + 1] for i, name in enumerate(_COLUMNS)}
+    cols = {name: arr[:, i + 1] for i, name in enumerate(LOD_COLUMNS)}
     cols["n"] = cols["n"].astype(np.int64)
     return LodRows(bucket=arr[:, 0].astype(np.int64), **cols)

@@ -62,6 +62,11 @@ def _rank(key: str) -> int:
     return PRIORITY.index(key) if key in PRIORITY else len(PRIORITY)
 
 
+def by_priority(keys) -> list[str]:
+    """Parameter keys, the well-known hyper-parameters first, the rest by name."""
+    return sorted(keys, key=lambda k: (_rank(k), k))
+
+
 def differing_keys(params: Sequence[Mapping[str, Any]]) -> list[str]:
     """Parameters whose formatted values are not all equal (absent counts as a value),
     the well-known hyper-parameters first."""

@@ -24,7 +24,7 @@ from lionlab_server.store.group_series import read_group_series
 from lionlab_server.store.runs import runs_by_ids
 from lionlab_server.store.series import summaries_of_runs
 from lionlab_server.views.groups import DEFAULT_BY, Band, GroupX, group_answer, group_runs
-from lionlab_server.views.params import PRIORITY, run_params
+from lionlab_server.views.params import by_priority, run_params
 from lionlab_server.web.chart_endpoints import json_response
 
 router = APIRouter(prefix="/views", tags=["views"])
@@ -76,8 +76,9 @@ def compare_groups_view(
     run_ids, by = _checked(run, by)
     scope = access.runs(run_ids)
     found = runs_by_ids(session, run_ids)
-    if len(found) < len(run_ids) or not all(scope.allows(r.project_id) for r, _ in found):
-        missing = next(rid for rid in run_ids if rid not in {r.id for r, _ in found})
+    readable = {r.id for r, _ in found if scope.allows(r.project_id)}
+    missing = next((rid for rid in run_ids if rid not in readable), None)
+    if missing is not None:  # deleted since the access check
         raise NotFound("run", missing, "run")
     params = {r.id: run_params(r) for r, _ in found}
     logged = summaries_of_runs(session, run_ids)
@@ -89,7 +90,7 @@ def compare_groups_view(
     mode = default_mode(key) if key else "min"
     series = read_group_series(session, run_ids, key, points) if key else {}
     groups = group_runs(run_ids, params, by)
-    param_keys = sorted({k for p in params.values() for k in p}, key=_param_rank)
+    param_keys = by_priority({k for p in params.values() for k in p})
     return json_response(
         {
             "key": key,
@@ -103,7 +104,3 @@ def compare_groups_view(
             "groups": group_answer(groups, series, x, band, points, mode),
         }
     )
-
-
-def _param_rank(key: str) -> tuple[int, str]:
-    return (PRIORITY.index(key) if key in PRIORITY else len(PRIORITY), key)

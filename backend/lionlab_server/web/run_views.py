@@ -21,7 +21,7 @@ from lionlab_server.parameters import params_of
 from lionlab_server.store import projects, runs
 from lionlab_server.store.series import query_series, summaries
 from lionlab_server.views.chart_data import x_axis
-from lionlab_server.views.params import PRIORITY, format_param, run_params
+from lionlab_server.views.params import by_priority, format_param, run_params
 from lionlab_server.views.run_charts import assign_flags, plan_charts, run_chart
 from lionlab_server.views.runs_table import LOSS_KEYS, RunRow
 from lionlab_server.web.chart_endpoints import (
@@ -95,10 +95,6 @@ def runs_table(
     return schemas.Page(items=rows, total=listed.total, limit=listed.limit, offset=listed.offset)
 
 
-def _param_rank(key: str) -> tuple[int, str]:
-    return (PRIORITY.index(key) if key in PRIORITY else len(PRIORITY), key)
-
-
 @router.get("/projects/{project_id}/columns", response_model=TableColumns, responses=responses(404))
 def table_columns(project_id: IdPath, session: SessionDep, access: Needs(VIEWER, "project")):
     """The columns the runs table can add: parameters and metric keys, in two statements."""
@@ -127,7 +123,7 @@ def table_columns(project_id: IdPath, session: SessionDep, access: Needs(VIEWER,
         keys |= dict.fromkeys(params_of(optimizer, job, config or {}))
     keys.pop("optimizer", None)  # a column of its own
     return TableColumns(
-        params=sorted(keys, key=_param_rank),
+        params=by_priority(keys),
         metrics=metrics,
         loss_key=next((k for k in LOSS_KEYS if k in metrics), None),
     )
